@@ -1,0 +1,410 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is the configuration file used when the operator names none.
+// Unlike an explicitly named file, it may be absent: the binary then runs
+// with [Default] values, which suits a first start or a test setup.
+const DefaultPath = "enneo-edge.toml"
+
+// Limits enforced by Validate. They keep a typo (an extra zero, a missing
+// unit) from turning into a memory or resource problem on the PBX host.
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+
+	minMaxBodyBytes    = 1 * kib
+	maxMaxBodyBytes    = 64 * mib
+	minReadBufferBytes = 4 * kib
+	maxReadBufferBytes = 1 * mib
+	maxJWTLeeway       = 10 * time.Minute
+	minTokenChars      = 16
+	minJWTSecretBytes  = 32
+	maxSiteID          = 9999
+	maxUpstreamWorkers = 64
+	upstreamPathSuffix = "/api/mind"
+)
+
+// Config is the complete enneo-edge configuration. Obtain one from [Load]
+// (or [Default] in tests) and call [Config.Validate] before use if it was
+// built or changed by hand.
+type Config struct {
+	Server   Server   `toml:"server"`
+	Storage  Storage  `toml:"storage"`
+	Site     Site     `toml:"site"`
+	Auth     Auth     `toml:"auth"`
+	Upstream Upstream `toml:"upstream"`
+}
+
+// Server configures the local HTTP listener that answers the telephony API.
+// The limits bound what a single client can make the edge hold in memory.
+type Server struct {
+	// Listen is the host:port to listen on; an empty host means all
+	// interfaces. The default binds to loopback only, because the PBX
+	// normally runs on the same machine.
+	Listen string `toml:"listen"`
+	// ReadTimeout bounds reading one full request, including the body.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing one response.
+	WriteTimeout Duration `toml:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for the next
+	// request before it is closed.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// ShutdownTimeout is how long in-flight requests get to finish on
+	// SIGTERM before the process exits anyway.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxBodyBytes is the largest request body accepted (1 KiB..64 MiB).
+	MaxBodyBytes int `toml:"max_body_bytes"`
+	// ReadBufferBytes is the per-connection read buffer; it also caps the
+	// total size of request headers (4 KiB..1 MiB).
+	ReadBufferBytes int `toml:"read_buffer_bytes"`
+	// MaxConnections is the number of concurrent connections served.
+	MaxConnections int `toml:"max_connections"`
+}
+
+// Storage says where the embedded database lives.
+type Storage struct {
+	// Path is the bbolt database file; relative paths are relative to the
+	// working directory. Its directory must be writable.
+	Path string `toml:"path"`
+}
+
+// Site identifies this edge installation and how it reads phone numbers.
+type Site struct {
+	// ID distinguishes this site's records from other sites' when they are
+	// forwarded upstream (1..9999).
+	ID int `toml:"id"`
+	// PhoneRegion is the ISO 3166-1 alpha-2 country used to interpret phone
+	// numbers written without a country code. Validate upper-cases it.
+	PhoneRegion string `toml:"phone_region"`
+}
+
+// Auth configures how API clients authenticate: static bearer tokens, and
+// optionally JWTs signed either with a shared secret (HS256) or with a
+// private key whose public half is given. Secret and public key are mutually
+// exclusive so that it is always clear which key signs the tokens.
+type Auth struct {
+	// Tokens are static bearer tokens (at least 16 characters, no
+	// whitespace). When empty, the first start generates one, stores it in
+	// the database and prints it once.
+	Tokens []string `toml:"tokens"`
+	// JWTSecret is the HS256 shared secret (at least 32 bytes).
+	JWTSecret string `toml:"jwt_secret"`
+	// JWTPublicKeyFile is a PEM file holding an RSA, ECDSA (P-256) or
+	// Ed25519 public key for verifying JWTs.
+	JWTPublicKeyFile string `toml:"jwt_public_key_file"`
+	// JWTIssuer, when set, must equal the token's "iss" claim.
+	JWTIssuer string `toml:"jwt_issuer"`
+	// JWTAudience, when set, must be among the token's "aud" claim.
+	JWTAudience string `toml:"jwt_audience"`
+	// JWTLeeway tolerates clock skew when checking exp/nbf/iat (0..10m).
+	JWTLeeway Duration `toml:"jwt_leeway"`
+}
+
+// Upstream configures the optional connection to the central enneo
+// instance. Leaving URL empty runs the edge air-gapped.
+type Upstream struct {
+	// URL is the central API base, an absolute http(s) URL whose path ends
+	// in "/api/mind". Validate removes a trailing slash.
+	URL string `toml:"url"`
+	// Token is the bearer token presented to central; required with URL.
+	Token string `toml:"token"`
+	// Workers is the number of concurrent forwarders to central (1..64).
+	Workers int `toml:"workers"`
+}
+
+// Duration is a time.Duration written in TOML as a Go duration string such
+// as "5s" or "1m30s", which is easier to read and harder to get wrong than
+// a bare number of nanoseconds.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string; the TOML decoder calls it.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string, so an encoded
+// Config reads back unchanged.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// Default returns the built-in configuration. Load starts from it, so any
+// key the file leaves out keeps the value returned here.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8005",
+			ReadTimeout:     Duration{5 * time.Second},
+			WriteTimeout:    Duration{5 * time.Second},
+			IdleTimeout:     Duration{60 * time.Second},
+			ShutdownTimeout: Duration{10 * time.Second},
+			MaxBodyBytes:    1 * mib,
+			ReadBufferBytes: 16 * kib,
+			MaxConnections:  4096,
+		},
+		Storage: Storage{Path: "data/edge.db"},
+		Site:    Site{ID: 1, PhoneRegion: "DE"},
+		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
+		Upstream: Upstream{
+			Workers: 4,
+		},
+	}
+}
+
+// Load reads the TOML file at path over [Default] and validates the result.
+//
+// An empty path yields the defaults. A missing file is tolerated only when
+// path is [DefaultPath]; a file the operator named explicitly must exist.
+// Unknown keys are errors, so that a misspelt key is not silently ignored.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && filepath.Clean(path) == DefaultPath {
+			return cfg, nil
+		}
+		return Config{}, err // *fs.PathError: "open <path>: ..."
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		// toml errors carry the line and, where known, the key.
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := unknownKeys(path, md.Undecoded()); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// unknownKeys reports each undecoded key once; keys below an already
+// reported unknown table are left out to keep the message short.
+func unknownKeys(path string, keys []toml.Key) error {
+	var errs []error
+	var reported []string
+	for _, k := range keys {
+		name := k.String()
+		covered := false
+		for _, r := range reported {
+			if strings.HasPrefix(name, r+".") {
+				covered = true
+				break
+			}
+		}
+		if covered {
+			continue
+		}
+		reported = append(reported, name)
+		errs = append(errs, fmt.Errorf("config %s: unknown key %q", path, name))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks every field and returns all problems joined with
+// errors.Join, each starting with the field's full dotted key. It also
+// normalises site.phone_region (upper case) and upstream.url (no trailing
+// slash), which is why it takes a pointer.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+
+	// server
+	s := &c.Server
+	if err := checkListen(s.Listen); err != nil {
+		add("server.listen", "%v", err)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"server.read_timeout", s.ReadTimeout},
+		{"server.write_timeout", s.WriteTimeout},
+		{"server.idle_timeout", s.IdleTimeout},
+		{"server.shutdown_timeout", s.ShutdownTimeout},
+	} {
+		if d.v.Duration <= 0 {
+			add(d.key, "must be positive, got %s", d.v)
+		}
+	}
+	if s.MaxBodyBytes < minMaxBodyBytes || s.MaxBodyBytes > maxMaxBodyBytes {
+		add("server.max_body_bytes", "must be between %d and %d, got %d",
+			minMaxBodyBytes, maxMaxBodyBytes, s.MaxBodyBytes)
+	}
+	if s.ReadBufferBytes < minReadBufferBytes || s.ReadBufferBytes > maxReadBufferBytes {
+		add("server.read_buffer_bytes", "must be between %d and %d, got %d",
+			minReadBufferBytes, maxReadBufferBytes, s.ReadBufferBytes)
+	}
+	if s.MaxConnections < 1 {
+		add("server.max_connections", "must be at least 1, got %d", s.MaxConnections)
+	}
+
+	// storage
+	if strings.TrimSpace(c.Storage.Path) == "" {
+		add("storage.path", "must not be empty")
+	}
+
+	// site
+	if c.Site.ID < 1 || c.Site.ID > maxSiteID {
+		add("site.id", "must be between 1 and %d, got %d", maxSiteID, c.Site.ID)
+	}
+	c.Site.PhoneRegion = strings.ToUpper(c.Site.PhoneRegion)
+	if !isRegion(c.Site.PhoneRegion) {
+		add("site.phone_region", "must be a two-letter ISO 3166-1 alpha-2 code such as \"DE\", got %q",
+			c.Site.PhoneRegion)
+	}
+
+	// auth: messages never echo secrets.
+	a := &c.Auth
+	seen := make(map[string]int, len(a.Tokens))
+	for i, tok := range a.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		if n := utf8.RuneCountInString(tok); n < minTokenChars {
+			add(key, "must be at least %d characters, got %d", minTokenChars, n)
+		}
+		if strings.IndexFunc(tok, unicode.IsSpace) >= 0 {
+			add(key, "must not contain whitespace")
+		}
+		if j, dup := seen[tok]; dup {
+			add(key, "duplicates auth.tokens[%d]", j)
+		} else {
+			seen[tok] = i
+		}
+	}
+	if a.JWTSecret != "" && len(a.JWTSecret) < minJWTSecretBytes {
+		add("auth.jwt_secret", "must be at least %d bytes, got %d", minJWTSecretBytes, len(a.JWTSecret))
+	}
+	if a.JWTPublicKeyFile != "" {
+		if err := checkReadableFile(a.JWTPublicKeyFile); err != nil {
+			add("auth.jwt_public_key_file", "%v", err)
+		}
+	}
+	if a.JWTSecret != "" && a.JWTPublicKeyFile != "" {
+		add("auth.jwt_secret", "is mutually exclusive with auth.jwt_public_key_file; set only one")
+	}
+	if a.JWTSecret == "" && a.JWTPublicKeyFile == "" {
+		// Without a key no JWT is ever accepted, so these would be ignored.
+		if a.JWTIssuer != "" {
+			add("auth.jwt_issuer", "has no effect without auth.jwt_secret or auth.jwt_public_key_file")
+		}
+		if a.JWTAudience != "" {
+			add("auth.jwt_audience", "has no effect without auth.jwt_secret or auth.jwt_public_key_file")
+		}
+	}
+	if a.JWTLeeway.Duration < 0 || a.JWTLeeway.Duration > maxJWTLeeway {
+		add("auth.jwt_leeway", "must be between 0s and %s, got %s", maxJWTLeeway, a.JWTLeeway)
+	}
+
+	// upstream
+	u := &c.Upstream
+	if u.URL != "" {
+		norm, err := checkUpstreamURL(u.URL)
+		if err != nil {
+			add("upstream.url", "%v", err)
+		} else {
+			u.URL = norm
+		}
+		if u.Token == "" {
+			add("upstream.token", "required when upstream.url is set")
+		}
+	}
+	if strings.IndexFunc(u.Token, unicode.IsSpace) >= 0 {
+		add("upstream.token", "must not contain whitespace")
+	}
+	if u.Workers < 1 || u.Workers > maxUpstreamWorkers {
+		add("upstream.workers", "must be between 1 and %d, got %d", maxUpstreamWorkers, u.Workers)
+	}
+
+	return errors.Join(errs...)
+}
+
+// checkListen accepts host:port with a numeric port 0..65535; the host may
+// be empty to listen on all interfaces, and port 0 picks a free port (the
+// serve command prints the one it got).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number between 0 and 65535, got %q", port)
+	}
+	return nil
+}
+
+// isRegion reports whether s is two ASCII upper-case letters.
+func isRegion(s string) bool {
+	return len(s) == 2 &&
+		s[0] >= 'A' && s[0] <= 'Z' &&
+		s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// checkReadableFile makes sure a key file is there and readable now, so a
+// wrong path fails at start-up rather than on the first JWT. Its contents
+// are parsed by the auth package.
+func checkReadableFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, want a PEM file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// checkUpstreamURL validates the central API base URL and returns it with
+// a trailing slash removed.
+func checkUpstreamURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	shown := u.Redacted() // never echo a password
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("must be an absolute http or https URL, got %q", shown)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("must include a host, got %q", shown)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("must not contain user info, a query or a fragment, got %q", shown)
+	}
+	if !strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), upstreamPathSuffix) {
+		return "", fmt.Errorf("path must end in %q, got %q", upstreamPathSuffix, u.Path)
+	}
+	return strings.TrimSuffix(raw, "/"), nil
+}

@@ -1,0 +1,141 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxBatch bounds how many calls share one commit, so one fsync never
+// carries an unbounded transaction.
+const maxBatch = 512
+
+// op is one write waiting for the group commit. fn may run more than once
+// (when another op of its batch fails, the batch is retried without it), so
+// it must only write into the transaction and into its own result fields.
+type op struct {
+	fn   func(tx *bolt.Tx) error
+	done chan error
+}
+
+// opError marks which op of a batch failed, so only that op is dropped.
+type opError struct {
+	idx int
+	err error
+}
+
+func (e *opError) Error() string { return e.err.Error() }
+
+// Run is the group-commit loop: it takes every write waiting at the moment,
+// commits them in one fsynced transaction and answers each. An idle store
+// commits a lone write at once; under load, writes that arrive during one
+// fsync share the next. It returns when ctx ends, after answering every
+// write already queued.
+func (s *Store) Run(ctx context.Context) {
+	if s.running.Swap(true) {
+		return // Close came first
+	}
+	defer close(s.stopped)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+				default:
+					break fill
+				}
+			}
+			s.commit(batch)
+		case <-ctx.Done():
+			s.closeOps()
+			return
+		}
+	}
+}
+
+// closeOps stops new writes and answers the ones still queued.
+func (s *Store) closeOps() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	for {
+		select {
+		case o := <-s.ops:
+			s.commit([]*op{o})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	for len(batch) > 0 {
+		if err := s.failedErr(); err != nil {
+			for _, o := range batch {
+				o.done <- err
+			}
+			return
+		}
+		start := time.Now()
+		err := s.bolt.Update(func(tx *bolt.Tx) error {
+			for i, o := range batch {
+				if err := o.fn(tx); err != nil {
+					return &opError{idx: i, err: err}
+				}
+			}
+			return nil
+		})
+		s.stats.observe(len(batch), time.Since(start))
+		var oe *opError
+		if errors.As(err, &oe) {
+			// Only this op is at fault: answer it and retry the rest.
+			batch[oe.idx].done <- oe.err
+			batch = append(batch[:oe.idx], batch[oe.idx+1:]...)
+			continue
+		}
+		if err != nil {
+			// A failed commit may still reach the disk later (bbolt writes
+			// the meta page before its fsync), so no later write may be
+			// acknowledged on top of an unknown state.
+			s.fail(err)
+			err = errors.Join(ErrFailed, err)
+		}
+		for _, o := range batch {
+			o.done <- err
+		}
+		return
+	}
+}
+
+// write submits fn to the group commit and waits for its outcome, at most
+// until ctx ends.
+func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if err := s.failedErr(); err != nil {
+		return err
+	}
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		return ErrCommitTimeout
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ErrCommitTimeout
+	}
+}

@@ -1,0 +1,176 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	json "github.com/goccy/go-json"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// UpsertCustomers writes a batch of customers in one transaction, replacing
+// earlier versions and their index entries. Customers must be valid and
+// carry PhonesE164.
+func (s *Store) UpsertCustomers(ctx context.Context, batch []model.Customer) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		for i := range batch {
+			if err := upsertCustomer(tx, &batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UpsertCustomersBulk writes customers directly, outside the group commit,
+// for the offline importer: large batches would only delay calls there.
+func (s *Store) UpsertCustomersBulk(batch []model.Customer) error {
+	return s.bolt.Update(func(tx *bolt.Tx) error {
+		for i := range batch {
+			if err := upsertCustomer(tx, &batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func upsertCustomer(tx *bolt.Tx, c *model.Customer) error {
+	byID := tx.Bucket(bucketCustomers)
+	if old := byID.Get([]byte(c.ID)); old != nil {
+		var prev model.Customer
+		if err := json.Unmarshal(old, &prev); err != nil {
+			return fmt.Errorf("decode customer %q: %w", c.ID, err)
+		}
+		if err := unindexCustomer(tx, &prev); err != nil {
+			return err
+		}
+	}
+	if err := putJSON(byID, []byte(c.ID), c, "customer "+c.ID); err != nil {
+		return err
+	}
+	byPhone := tx.Bucket(bucketCustomersByPhone)
+	for _, p := range c.PhonesE164 {
+		if err := byPhone.Put(phoneKey(p, c.ID), nil); err != nil {
+			return fmt.Errorf("index phone of customer %q: %w", c.ID, err)
+		}
+	}
+	byContract := tx.Bucket(bucketCustomersByContr)
+	for _, k := range c.ContractIDs {
+		if err := byContract.Put([]byte(k), []byte(c.ID)); err != nil {
+			return fmt.Errorf("index contract %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func unindexCustomer(tx *bolt.Tx, c *model.Customer) error {
+	byPhone := tx.Bucket(bucketCustomersByPhone)
+	for _, p := range c.PhonesE164 {
+		if err := byPhone.Delete(phoneKey(p, c.ID)); err != nil {
+			return fmt.Errorf("unindex phone of customer %q: %w", c.ID, err)
+		}
+	}
+	byContract := tx.Bucket(bucketCustomersByContr)
+	for _, k := range c.ContractIDs {
+		// Only remove the contract if it still points at this customer.
+		if v := byContract.Get([]byte(k)); string(v) == c.ID {
+			if err := byContract.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("unindex contract %q: %w", k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// phoneKey lets several customers share a number: the index is a set of
+// (number, customer) pairs scanned by prefix.
+func phoneKey(e164, id string) []byte {
+	k := make([]byte, 0, len(e164)+1+len(id))
+	k = append(k, e164...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// Customer returns one customer by ID.
+func (s *Store) Customer(id string) (*model.Customer, error) {
+	var c *model.Customer
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getCustomer(tx, id)
+		return err
+	})
+	return c, err
+}
+
+func getCustomer(tx *bolt.Tx, id string) (*model.Customer, error) {
+	v := tx.Bucket(bucketCustomers).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("customer %q: %w", id, ErrNotFound)
+	}
+	c := new(model.Customer)
+	if err := json.Unmarshal(v, c); err != nil {
+		return nil, fmt.Errorf("decode customer %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// DeleteCustomer removes a customer and its index entries.
+func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		c, err := getCustomer(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := unindexCustomer(tx, c); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCustomers).Delete([]byte(id))
+	})
+}
+
+// CustomerCount is the number of customers in the directory.
+func (s *Store) CustomerCount() (int, error) {
+	var n int
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketCustomers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// identify fills the ticket's customer and contract: by customerId or
+// contractId when the call names them, else by the caller's number. It
+// returns how the customer was found, or "".
+func identify(tx *bolt.Tx, c *model.Call, e164 string, t *model.Ticket) string {
+	t.CustomerID, t.ContractID = c.CustomerID, c.ContractID
+	switch {
+	case c.CustomerID != "":
+		// The edge's directory may be partial: a given ID is kept as is,
+		// and completed with the contract when the customer has just one.
+		if cust, err := getCustomer(tx, c.CustomerID); err == nil && t.ContractID == "" && len(cust.ContractIDs) == 1 {
+			t.ContractID = cust.ContractIDs[0]
+		}
+		return "customerId"
+	case c.ContractID != "":
+		if v := tx.Bucket(bucketCustomersByContr).Get([]byte(c.ContractID)); v != nil {
+			t.CustomerID = string(v)
+		}
+		return "contractId"
+	case e164 != "":
+		prefix := append([]byte(e164), 0)
+		k, _ := tx.Bucket(bucketCustomersByPhone).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return ""
+		}
+		t.CustomerID = string(k[len(prefix):])
+		if cust, err := getCustomer(tx, t.CustomerID); err == nil && len(cust.ContractIDs) == 1 {
+			t.ContractID = cust.ContractIDs[0]
+		}
+		return "phone"
+	}
+	return ""
+}

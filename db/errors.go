@@ -1,0 +1,23 @@
+package db
+
+import "errors"
+
+// Errors returned by the store, grouped by when they happen. The server maps
+// them to status codes in one table.
+var (
+	// ErrNotFound is returned by lookups of a ticket, customer or queue
+	// entry the edge does not hold.
+	ErrNotFound = errors.New("not found")
+
+	// ErrClosed is returned when a write is submitted after Close began.
+	ErrClosed = errors.New("store is closed")
+
+	// ErrCommitTimeout is returned when a write waited longer than its
+	// deadline for the commit; the outcome is unknown and the client should
+	// retry with the same channelId.
+	ErrCommitTimeout = errors.New("commit did not finish in time; outcome unknown, retry with the same channelId")
+
+	// ErrFailed is returned for every write after a commit failed with an
+	// I/O error: the on-disk state is unknown until the process restarts.
+	ErrFailed = errors.New("storage failed; restart required")
+)

@@ -1,0 +1,46 @@
+package db
+
+import "encoding/binary"
+
+// Bucket names. Every bucket is created at open so transactions never need
+// to check for their existence.
+var (
+	bucketTickets          = []byte("tickets")
+	bucketChannels         = []byte("channels") // channelId -> ticket ID
+	bucketQueues           = []byte("queues")
+	bucketPresence         = []byte("presence")
+	bucketOutbox           = []byte("outbox")
+	bucketCustomers        = []byte("customers")
+	bucketCustomersByPhone = []byte("customers_by_phone")    // E.164 \x00 customer ID -> nil
+	bucketCustomersByContr = []byte("customers_by_contract") // contract ID -> customer ID
+	bucketMeta             = []byte("meta")
+
+	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
+		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta}
+)
+
+// Keys in the meta bucket.
+var (
+	metaAPIToken      = []byte("api_token")
+	metaOutboxPending = []byte("outbox_pending")
+	metaReadyProbe    = []byte("ready_probe")
+)
+
+// IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is
+// 10^15 + site·10^11 + sequence. Every site gets 10^11 IDs, the largest ID
+// (site 9999) stays below 2^53 so JavaScript reads it exactly, and the
+// range sits far above central enneo's own IDs.
+const (
+	idBase    = 1_000_000_000_000_000
+	idPerSite = 100_000_000_000
+)
+
+func siteID(site int64, seq uint64) int64 { return idBase + site*idPerSite + int64(seq) }
+
+func u64(v int64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], uint64(v))
+	return k[:]
+}
+
+func fromU64(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }

@@ -1,0 +1,109 @@
+package db
+
+import (
+	"fmt"
+
+	json "github.com/goccy/go-json"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// Ticket returns the stored ticket and its queue entry (nil when the call
+// has none).
+func (s *Store) Ticket(id int64) (*model.Ticket, *model.QueueEntry, error) {
+	var (
+		t *model.Ticket
+		q *model.QueueEntry
+	)
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		if t, err = getTicket(tx, id); err != nil {
+			return err
+		}
+		if t.QueueID != 0 {
+			q, err = getQueueEntry(tx, t.QueueID)
+		}
+		return err
+	})
+	return t, q, err
+}
+
+// TicketByChannel resolves a channelId to its ticket ID.
+func (s *Store) TicketByChannel(channelID string) (int64, error) {
+	var id int64
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketChannels).Get([]byte(channelID))
+		if v == nil {
+			return fmt.Errorf("channel %q: %w", channelID, ErrNotFound)
+		}
+		id = fromU64(v)
+		return nil
+	})
+	return id, err
+}
+
+// TicketCount is the number of tickets stored.
+func (s *Store) TicketCount() (int, error) {
+	var n int
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketTickets).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func getTicket(tx *bolt.Tx, id int64) (*model.Ticket, error) {
+	v := tx.Bucket(bucketTickets).Get(u64(id))
+	if v == nil {
+		return nil, fmt.Errorf("ticket %d: %w", id, ErrNotFound)
+	}
+	t := new(model.Ticket)
+	if err := json.Unmarshal(v, t); err != nil {
+		return nil, fmt.Errorf("decode ticket %d: %w", id, err)
+	}
+	return t, nil
+}
+
+func putTicket(tx *bolt.Tx, t *model.Ticket) error {
+	return putJSON(tx.Bucket(bucketTickets), u64(t.ID), t, fmt.Sprintf("ticket %d", t.ID))
+}
+
+func getQueueEntry(tx *bolt.Tx, id int64) (*model.QueueEntry, error) {
+	v := tx.Bucket(bucketQueues).Get(u64(id))
+	if v == nil {
+		return nil, fmt.Errorf("queue entry %d: %w", id, ErrNotFound)
+	}
+	q := new(model.QueueEntry)
+	if err := json.Unmarshal(v, q); err != nil {
+		return nil, fmt.Errorf("decode queue entry %d: %w", id, err)
+	}
+	return q, nil
+}
+
+func getPresence(tx *bolt.Tx, userID int64) (*model.Presence, error) {
+	v := tx.Bucket(bucketPresence).Get(u64(userID))
+	if v == nil {
+		return &model.Presence{UserID: userID, CallRoutingStatus: model.PresenceOffline, ChatRoutingStatus: model.PresenceOffline}, nil
+	}
+	p := new(model.Presence)
+	if err := json.Unmarshal(v, p); err != nil {
+		return nil, fmt.Errorf("decode presence of %d: %w", userID, err)
+	}
+	return p, nil
+}
+
+func putPresence(tx *bolt.Tx, p *model.Presence) error {
+	return putJSON(tx.Bucket(bucketPresence), u64(p.UserID), p, fmt.Sprintf("presence of %d", p.UserID))
+}
+
+// Presence returns an agent's routing status (offline when never seen).
+func (s *Store) Presence(userID int64) (*model.Presence, error) {
+	var p *model.Presence
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		p, err = getPresence(tx, userID)
+		return err
+	})
+	return p, err
+}

@@ -1,0 +1,162 @@
+// Package server answers the enneo telephony API and the edge's own API
+// over fasthttp.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/fasthttp/router"
+	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
+
+	"github.com/enneo-edge/enneo-edge/auth"
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/phone"
+)
+
+// Limits are the fasthttp settings an appliance must not leave at their
+// defaults (unlimited timeouts, 256k connections, 4 KiB headers).
+type Limits struct {
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	MaxBodyBytes    int
+	ReadBufferBytes int
+	MaxConnections  int
+	// CommitTimeout bounds how long a call waits for its commit before it
+	// is answered 503 (outcome unknown, retry with the same channelId).
+	CommitTimeout time.Duration
+}
+
+// Server is the HTTP front of the edge.
+type Server struct {
+	store  *db.Store
+	auth   *auth.Authenticator
+	phone  *phone.Normalizer
+	log    *slog.Logger
+	limits Limits
+	http   *fasthttp.Server
+}
+
+// New builds a server from its dependencies; Serve starts it.
+func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog.Logger, l Limits) *Server {
+	if l.CommitTimeout == 0 {
+		l.CommitTimeout = 3 * time.Second
+	}
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l}
+	s.http = &fasthttp.Server{
+		Handler:                      s.routes(),
+		ErrorHandler:                 s.transportError,
+		Name:                         "enneo-edge",
+		ReadTimeout:                  l.ReadTimeout,
+		WriteTimeout:                 l.WriteTimeout,
+		IdleTimeout:                  l.IdleTimeout,
+		MaxRequestBodySize:           l.MaxBodyBytes,
+		ReadBufferSize:               l.ReadBufferBytes,
+		Concurrency:                  l.MaxConnections,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		SecureErrorLogMessage:        true,
+		CloseOnShutdown:              true,
+		TCPKeepalive:                 true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return s
+}
+
+func (s *Server) routes() fasthttp.RequestHandler {
+	r := router.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeErrorText(ctx, fasthttp.StatusNotFound, "no route "+string(ctx.Method())+" "+string(ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeErrorText(ctx, fasthttp.StatusMethodNotAllowed, "method "+string(ctx.Method())+" not allowed on "+string(ctx.Path()))
+	}
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.POST("/api/mind/telephony/callReceived", s.authed(s.callReceived))
+	r.PUT("/edge/v1/customers", s.authed(s.putCustomers))
+	r.GET("/edge/v1/customers/{id}", s.authed(s.getCustomer))
+	r.DELETE("/edge/v1/customers/{id}", s.authed(s.deleteCustomer))
+	r.GET("/edge/v1/tickets/{id}", s.authed(s.getTicket))
+	r.GET("/edge/v1/outbox", s.authed(s.outbox))
+	return r.Handler
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (whose commits complete) until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+
+// authed refuses requests without valid credentials before h runs.
+func (s *Server) authed(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		err := s.auth.Check(auth.Credentials{
+			Authorization: ctx.Request.Header.Peek(fasthttp.HeaderAuthorization),
+			Cookie:        ctx.Request.Header.Peek(fasthttp.HeaderCookie),
+			InternalToken: ctx.Request.Header.Peek("x-internal-communication-token"),
+		})
+		if err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		h(ctx)
+	}
+}
+
+// transportError answers requests fasthttp could not read, in the same
+// JSON envelope as every other error.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeErrorText(ctx, fasthttp.StatusRequestEntityTooLarge, "body: larger than the limit of "+strconv.Itoa(s.limits.MaxBodyBytes)+" bytes")
+	case errors.As(err, &small):
+		writeErrorText(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "headers: larger than the limit of "+strconv.Itoa(s.limits.ReadBufferBytes)+" bytes")
+	default:
+		writeErrorText(ctx, fasthttp.StatusBadRequest, "request: cannot be parsed")
+	}
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ok"})
+}
+
+// readyz commits a real write, so it fails when the disk or the store does.
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ready(c); err != nil {
+		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, "database: not writable: "+err.Error())
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ready"})
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeErrorText(ctx, fasthttp.StatusInternalServerError, "internal error: encode answer")
+		return
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// answerBufs recycles answer buffers: the answer is encoded once per call.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// callReceived is the hot path: decode (copying out of fasthttp's buffer),
+// normalise the caller's number, commit, answer.
+func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
+	call, err := model.DecodeCall(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	nc := db.NewCall{Call: call}
+	number := call.Phone
+	if call.Direction == model.DirectionOut {
+		number = call.To
+	}
+	if number != "" {
+		nc.CallerE164, _ = s.phone.E164(number)
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.limits.CommitTimeout)
+	res, err := s.store.CreateCall(c, nc)
+	cancel()
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	bp := answerBufs.Get().(*[]byte)
+	*bp = res.Answer.AppendJSON((*bp)[:0])
+	ctx.SetContentType("application/json")
+	ctx.SetBody(*bp) // SetBody copies
+	answerBufs.Put(bp)
+	if res.Duplicate {
+		s.log.Debug("callReceived repeated", "channelId", call.ChannelID, "ticketId", res.Answer.TicketID)
+	} else {
+		s.log.Debug("callReceived", "ticketId", res.Answer.TicketID, "routing", call.Routing, "direction", call.Direction)
+	}
+}
