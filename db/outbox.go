@@ -9,18 +9,25 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Outbox record kinds, one per enneo endpoint a record is forwarded to.
+// Outbox record kinds, one per enneo endpoint a record is forwarded to:
+// callReceived, agentConnected and callCompleted are POSTed to
+// /telephony/<kind>; routingStatus is PATCHed to /profile/{UserID}/routingStatus.
 const (
-	KindCallReceived = "callReceived"
+	KindCallReceived   = "callReceived"
+	KindAgentConnected = "agentConnected"
+	KindCallCompleted  = "callCompleted"
+	KindRoutingStatus  = "routingStatus"
 )
 
 // OutboxRecord is one request waiting to be forwarded to central enneo.
 // Body is the JSON to send, with the edge's local IDs; the forwarder
-// translates them to central IDs.
+// translates them to central IDs. Records of one ticket (or, for presence,
+// of one user) are forwarded in Seq order.
 type OutboxRecord struct {
 	Seq       uint64          `json:"seq"`
 	Kind      string          `json:"kind"`
-	TicketID  int64           `json:"ticketId"`
+	TicketID  int64           `json:"ticketId,omitempty"`
+	UserID    int64           `json:"userId,omitempty"`
 	Body      json.RawMessage `json:"body"`
 	CreatedAt time.Time       `json:"createdAt"`
 }
