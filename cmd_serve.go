@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -47,7 +48,7 @@ func runServe(args []string) error {
 		}
 	}()
 
-	tokens, err := apiTokens(cfg, store)
+	tokens, err := apiTokens(cfg, store, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func runServe(args []string) error {
 // apiTokens returns the configured tokens, or the one generated at first
 // start. A generated token is stored before it is printed, and printed only
 // the time it is made.
-func apiTokens(cfg config.Config, store *db.Store) ([]string, error) {
+func apiTokens(cfg config.Config, store *db.Store, out io.Writer) ([]string, error) {
 	if len(cfg.Auth.Tokens) > 0 {
 		return cfg.Auth.Tokens, nil
 	}
@@ -114,7 +115,7 @@ func apiTokens(cfg config.Config, store *db.Store) ([]string, error) {
 	if err := store.SetAPIToken(context.Background(), tok); err != nil {
 		return nil, fmt.Errorf("store generated api token: %w", err)
 	}
-	fmt.Printf("enneo-edge generated an API token; it is shown only this once, keep it:\n\n    %s\n\n", tok)
+	fmt.Fprintf(out, "enneo-edge generated an API token; it is shown only this once, keep it:\n\n    %s\n\n", tok)
 	return []string{tok}, nil
 }
 

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/enneo-edge/enneo-edge/config"
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+func TestGeneratedTokenIsStoredAndPrintedOnce(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "edge.db")
+	var first, second bytes.Buffer
+	for i, out := range []*bytes.Buffer{&first, &second} {
+		store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go store.Run(ctx)
+		toks, err := apiTokens(cfg, store, out)
+		cancel()
+		if cerr := store.Close(); err != nil || cerr != nil {
+			t.Fatalf("start %d: %v %v", i, err, cerr)
+		}
+		if len(toks) != 1 || !strings.HasPrefix(toks[0], "edge_") {
+			t.Fatalf("start %d: tokens %v", i, toks)
+		}
+		if i == 1 && !strings.Contains(first.String(), toks[0]) {
+			t.Fatal("the second start uses another token than the first printed")
+		}
+	}
+	if !strings.Contains(first.String(), "shown only this once") || second.Len() != 0 {
+		t.Fatalf("first start printed %q, second %q", first.String(), second.String())
+	}
+	// Configured tokens replace the generated one.
+	cfg.Auth.Tokens = []string{"configured-token-0123456789"}
+	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if toks, _ := apiTokens(cfg, store, &second); len(toks) != 1 || toks[0] != "configured-token-0123456789" {
+		t.Fatalf("configured tokens ignored: %v", toks)
+	}
+}
+
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edge.toml")
+	dbPath := filepath.Join(dir, "edge.db")
+	if err := os.WriteFile(cfgPath, []byte("[storage]\npath = \""+dbPath+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file, content string
+		wantIDs             []string
+		wantErr             string
+	}{
+		{"csv", "c.csv", "id,contractIds,phone,lastname\nA,K1,0171 1234567,Muster\nB,,not a phone,X\nC,K3;K4,+49 30 123,Y\n", []string{"A", "C"}, ""},
+		{"jsonl", "c.jsonl", `{"id":"D","contractIds":["K5"],"phones":["030 999"]}` + "\n" + `{"id":` + "\n", []string{"D"}, ""},
+		{"missing file", "nope.csv", "", nil, "open"},
+		{"csv without id column", "bad.csv", "name,phone\nx,030 1\n", nil, "id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.file)
+			if tc.content != "" {
+				if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := runImport([]string{"-config", cfgPath, path})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want it to mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, err := db.Open(dbPath, db.Options{SiteID: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			for _, id := range tc.wantIDs {
+				if _, err := store.Customer(id); err != nil {
+					t.Errorf("customer %s: %v", id, err)
+				}
+			}
+		})
+	}
+	store, err := db.Open(dbPath, db.Options{SiteID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.Customer("B"); err == nil {
+		t.Error("customer B with a bad phone was imported")
+	}
+	if err := store.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edge.toml")
+	if err := os.WriteFile(cfgPath, []byte("[storage]\npath = \""+filepath.Join(dir, "edge.db")+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runCheck([]string{"-config", cfgPath}); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("check of a missing file: %v", err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("x"), 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runCheck([]string{"-config", cfgPath, garbage}); err == nil || !strings.Contains(err.Error(), "garbage.db") {
+		t.Fatalf("check of a garbage file: %v", err)
+	}
+}
