@@ -36,10 +36,11 @@ type Options struct {
 // Store is the edge's database. Writes go through the group-commit loop
 // started by Run; reads use their own read-only transactions.
 type Store struct {
-	bolt    *bolt.DB
-	path    string
-	site    int64
-	now     func() time.Time
+	bolt *bolt.DB
+	path string
+	site int64
+	now  func() time.Time
+
 	routing routing.Config
 
 	ops     chan *op
