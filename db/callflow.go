@@ -25,8 +25,9 @@ func onCall(p *model.Presence) bool {
 
 // SetRoutingStatus applies PATCH /profile/{id}/routingStatus: the agent's
 // call and/or chat status, compare-and-set with IfCurrent (mismatch is
-// ErrConflict). Setting idle while on a live call is refused (ErrConflict):
-// only callCompleted ends a call, so an agent never holds two. Leaving a
+// ErrConflict). Setting idle, beingConnected or acw while on a live call is
+// refused (ErrConflict): only callCompleted ends a call, so an agent never
+// holds two. Going offline or on a break mid-call keeps the call. Leaving a
 // ring gives the call back to the queue. The request goes into the outbox
 // as sent.
 func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.RoutingStatusChange) (*model.Presence, error) {
@@ -52,7 +53,9 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		if to := c.CallRoutingStatus; to != "" {
 			var ticket int64
 			switch {
-			case onCall(p) && to == model.PresenceIdle:
+			case onCall(p) && (to == model.PresenceIdle || to == model.PresenceBeingConnected || to == model.PresenceACW):
+				// These would let the call slip from the agent (timers end
+				// beingConnected and acw), and then a second call could come.
 				return fmt.Errorf("%w: callRoutingStatus: user %d is on a call (ticket %d); callCompleted ends it",
 					ErrConflict, userID, p.CurrentTicketID)
 			case onCall(p), to == p.CallRoutingStatus:
