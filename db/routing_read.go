@@ -1,7 +1,9 @@
 package db
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -37,10 +39,12 @@ func (s *Store) Routing(rq RoutingQuery) (*model.RoutingAnswer, error) {
 				ans.AssignedUserRawData = a.RawData
 			}
 		}
-		matching := routing.OnlineServing(q.PrimaryTagID, onlineAgents(tx))
+		// Polls are the hottest read: walk the indexes in place rather than
+		// decoding them (same rules as routing.OnlineServing and Position).
+		matching := onlineServing(tx, q.PrimaryTagID)
 		ans.PositionDetails.AgentsOnlineWithMatchingSkill = matching
 		if q.Status == model.QueueWaitingForAgent {
-			pos := routing.Position(routing.Entry{ID: q.ID, Tag: q.PrimaryTagID}, waitingEntries(tx))
+			pos := position(tx, q)
 			ans.PositionDetails.Position = pos
 			ans.PositionDetails.EstimatedWaitingTimeInSeconds = routing.EstimatedWait(pos, len(matching),
 				routing.AverageHandle(handleTimes(tx), s.routing.DefaultHandleTime))
@@ -168,4 +172,44 @@ func (s *Store) RoutingAvailability(userID int64) ([]Availability, error) {
 	}
 	slices.SortFunc(out, func(a, b Availability) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, err
+}
+
+// onlineServing lists the logged-in agents with skill tag, by ID (the
+// online index is keyed by ID).
+func onlineServing(tx *bolt.Tx, tag int64) []int64 {
+	ids := []int64{}
+	c := tx.Bucket(bucketAgentsOnline).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if rawServes(v, tag) {
+			ids = append(ids, fromU64(k))
+		}
+	}
+	return ids
+}
+
+// rawServes is routing.Agent.Serves on the online index's encoded skills.
+func rawServes(skills []byte, tag int64) bool {
+	if tag == 0 {
+		return true
+	}
+	for i := 0; i+8 <= len(skills); i += 8 {
+		if int64(binary.BigEndian.Uint64(skills[i:])) == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// position counts the earlier waiting calls that compete with q; the
+// waiting index is keyed by queue ID, so the walk stops at q.
+func position(tx *bolt.Tx, q *model.QueueEntry) int {
+	n := 0
+	stop := u64(q.ID)
+	c := tx.Bucket(bucketWaiting).Cursor()
+	for k, v := c.First(); k != nil && bytes.Compare(k, stop) < 0; k, v = c.Next() {
+		if routing.Competes(int64(binary.BigEndian.Uint64(v)), q.PrimaryTagID) {
+			n++
+		}
+	}
+	return n
 }

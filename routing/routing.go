@@ -176,12 +176,16 @@ func DueAt(cfg Config, now time.Time, agents []Agent, waiting []Entry) Due {
 func Position(e Entry, waiting []Entry) int {
 	n := 0
 	for _, w := range waiting {
-		if w.ID < e.ID && (w.Tag == e.Tag || w.Tag == 0 || e.Tag == 0) {
+		if w.ID < e.ID && Competes(w.Tag, e.Tag) {
 			n++
 		}
 	}
 	return n
 }
+
+// Competes reports whether calls with tags a and b wait for the same
+// agents: same tag, or either without a tag.
+func Competes(a, b int64) bool { return a == b || a == 0 || b == 0 }
 
 // OnlineServing returns, in ascending order, the IDs of the logged-in
 // agents who serve tag.
