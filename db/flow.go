@@ -285,16 +285,6 @@ func waitingEntries(tx *bolt.Tx) []routing.Entry {
 	return out
 }
 
-// onlineAgents reads the online index (ID and skills; status unknown).
-func onlineAgents(tx *bolt.Tx) []routing.Agent {
-	var out []routing.Agent
-	c := tx.Bucket(bucketAgentsOnline).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		out = append(out, routing.Agent{ID: fromU64(k), Status: routing.Idle, Skills: skillsOf(v)})
-	}
-	return out
-}
-
 // anyOnlineServes reports whether a logged-in agent has the skill tag.
 func anyOnlineServes(tx *bolt.Tx, tag int64) bool {
 	c := tx.Bucket(bucketAgentsOnline).Cursor()

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -258,6 +259,20 @@ func checkInvariants(t *testing.T, s *Store, tickets []int64, prev map[int64]str
 				}
 			}
 		}
+		// getRouting's in-place walks agree with routing's rules.
+		waiting := waitingEntries(tx)
+		for _, e := range waiting {
+			if got, want := position(tx, entries[e.ID]), routing.Position(e, waiting); got != want {
+				msg = fmt.Sprintf("position of %d: %d, routing says %d", e.ID, got, want)
+				return nil
+			}
+		}
+		for tag := int64(0); tag <= 2; tag++ {
+			if got, want := onlineServing(tx, tag), routing.OnlineServing(tag, online); !slices.Equal(got, want) {
+				msg = fmt.Sprintf("online serving tag %d: %v, routing says %v", tag, got, want)
+				return nil
+			}
+		}
 		// Arrival order: a call the distributor routed in this step has no
 		// earlier call of the same skill still waiting.
 		for id, q := range entries {
@@ -316,4 +331,14 @@ func TestRoutingSurvivesRestart(t *testing.T) {
 	if p, _ := s.Presence(1); p.CallRoutingStatus != model.PresenceNotResponding {
 		t.Errorf("agent 1 %s, want notResponding", p.CallRoutingStatus)
 	}
+}
+
+// onlineAgents reads the online index (ID and skills) for the checks.
+func onlineAgents(tx *bolt.Tx) []routing.Agent {
+	var out []routing.Agent
+	c := tx.Bucket(bucketAgentsOnline).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		out = append(out, routing.Agent{ID: fromU64(k), Status: routing.Idle, Skills: skillsOf(v)})
+	}
+	return out
 }
