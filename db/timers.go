@@ -42,8 +42,27 @@ func (s *Store) ExpireDue(ctx context.Context) (int, error) {
 // timers, then offers. With clean (getRouting's cleanState) it first
 // resets agents whose routing state no live call backs: notResponding
 // agents, and agents ringing for or talking on a call that is no longer
-// theirs, become idle.
+// theirs, become idle. Offers need no re-evaluation (every commit already
+// made them), so when no timer is due and nothing is stale it only reads:
+// a PBX that always polls with forceReEvaluation costs no fsync.
 func (s *Store) ReEvaluate(ctx context.Context, clean bool) error {
+	if !clean {
+		_, err := s.ExpireDue(ctx)
+		return err
+	}
+	var stale int
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		st, err := staleAgents(tx)
+		stale = len(st)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if stale == 0 {
+		_, err := s.ExpireDue(ctx)
+		return err
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		_, err := s.reEvaluate(tx, clean)
 		return err
@@ -141,22 +160,7 @@ func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
 
 // cleanState frees agents whose state no live call backs.
 func (f *flow) cleanState() (int, error) {
-	var stale []*model.Presence
-	err := eachPresence(f.tx, func(p *model.Presence) error {
-		switch p.CallRoutingStatus {
-		case model.PresenceNotResponding:
-			stale = append(stale, p)
-		case model.PresenceBeingConnected, model.PresenceInteracting:
-			live, err := f.holds(p)
-			if err != nil {
-				return err
-			}
-			if !live {
-				stale = append(stale, p)
-			}
-		}
-		return nil
-	})
+	stale, err := staleAgents(f.tx)
 	if err != nil {
 		return 0, err
 	}
@@ -168,20 +172,46 @@ func (f *flow) cleanState() (int, error) {
 	return len(stale), nil
 }
 
+// staleAgents lists the agents cleanState frees: notResponding ones, and
+// those ringing for or talking on a call that is no longer theirs. It only
+// reads.
+func staleAgents(tx *bolt.Tx) ([]*model.Presence, error) {
+	var stale []*model.Presence
+	err := eachPresence(tx, func(p *model.Presence) error {
+		switch p.CallRoutingStatus {
+		case model.PresenceNotResponding:
+			stale = append(stale, p)
+		case model.PresenceBeingConnected, model.PresenceInteracting:
+			live, err := holds(tx, p)
+			if err != nil {
+				return err
+			}
+			if !live {
+				stale = append(stale, p)
+			}
+		}
+		return nil
+	})
+	return stale, err
+}
+
 // holds reports whether the call the agent holds is still theirs and not
 // over.
-func (f *flow) holds(p *model.Presence) (bool, error) {
+func holds(tx *bolt.Tx, p *model.Presence) (bool, error) {
 	if p.CurrentTicketID == 0 {
 		return false, nil
 	}
-	t, err := getTicket(f.tx, p.CurrentTicketID)
+	t, err := getTicket(tx, p.CurrentTicketID)
 	if isNotFound(err) {
 		return false, nil
 	}
 	if err != nil || t.CallEndedAt != nil {
 		return false, err
 	}
-	q, err := f.queueOf(t)
+	var q *model.QueueEntry
+	if t.QueueID != 0 {
+		q, err = getQueueEntry(tx, t.QueueID)
+	}
 	if err != nil || q == nil {
 		return q == nil && err == nil, err
 	}

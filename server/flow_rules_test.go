@@ -287,3 +287,23 @@ func TestAgentsAndAvailability(t *testing.T) {
 		t.Errorf("bad userId: %d %s", a.code, a.raw)
 	}
 }
+
+// forceReEvaluation applies due timers itself, and costs no commit when
+// nothing is due.
+func TestGetRoutingForceReEvaluation(t *testing.T) {
+	e, clk := newFlowEnv(t)
+	e.setStatus(1, "idle")
+	ticket := e.nativeCall("force-1", 0)
+	q := "ticketId=" + itoa(ticket) + "&forceReEvaluation=true"
+	before, _ := e.store.CommitStats()
+	if a := e.routing(q); a.str("status") != "assigned" {
+		t.Fatalf("forced poll: %s", a.raw)
+	}
+	if after, _ := e.store.CommitStats(); after != before {
+		t.Errorf("a forced poll with nothing due committed %d times", after-before)
+	}
+	clk.Advance(testRouting.RingTimeout)
+	if a := e.routing(q); a.str("status") != "waitingForAgent" || e.callStatus(1) != "notResponding" {
+		t.Fatalf("forced poll after the ring time: %s (agent 1 %s)", a.raw, e.callStatus(1))
+	}
+}
