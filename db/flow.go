@@ -154,7 +154,8 @@ func (f *flow) setCall(p *model.Presence, to string, ticket int64, cause string)
 		if err := online.Delete(u64(p.UserID)); err != nil {
 			return fmt.Errorf("unindex online agent %d: %w", p.UserID, err)
 		}
-	case from == model.PresenceOffline || from == "":
+	case online.Get(u64(p.UserID)) == nil:
+		// Coming online (or a presence written before the index existed).
 		if err := f.indexOnline(p.UserID); err != nil {
 			return err
 		}
