@@ -17,6 +17,7 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/phone"
+	"github.com/enneo-edge/enneo-edge/routing"
 	"github.com/enneo-edge/enneo-edge/server"
 )
 
@@ -33,7 +34,13 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID})
+	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID, Routing: routing.Config{
+		RingTimeout:       cfg.Routing.RingTimeout.Duration,
+		MaxWait:           cfg.Routing.MaxWait.Duration,
+		ACW:               cfg.Routing.ACW.Duration,
+		DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
+		SubchannelTags:    cfg.Routing.Tags(),
+	}})
 	if err != nil {
 		return err
 	}
@@ -68,6 +75,15 @@ func runServe(args []string) error {
 		ReadBufferBytes: cfg.Server.ReadBufferBytes,
 		MaxConnections:  cfg.Server.MaxConnections,
 	})
+	// The routing timers (ring, after-call work, maximum wait) run beside
+	// the server and stop before the commit loop does.
+	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
+	timersCtx, stopTimers := context.WithCancel(context.Background())
+	go timers.Run(timersCtx)
+	defer func() {
+		stopTimers()
+		timers.Close()
+	}()
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)

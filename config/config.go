@@ -50,6 +50,7 @@ type Config struct {
 	Site     Site     `toml:"site"`
 	Auth     Auth     `toml:"auth"`
 	Upstream Upstream `toml:"upstream"`
+	Routing  Routing  `toml:"routing"`
 }
 
 // Server configures the local HTTP listener that answers the telephony API.
@@ -129,6 +130,39 @@ type Upstream struct {
 	Workers int `toml:"workers"`
 }
 
+// Routing configures the edge's distributor for routing=native calls.
+type Routing struct {
+	// RingTimeout is how long an offered agent may ring before they become
+	// notResponding and the call is offered to the next agent (1s..10m).
+	RingTimeout Duration `toml:"ring_timeout"`
+	// MaxWait is how long a call waits for an agent before it is declined
+	// (1s..24h).
+	MaxWait Duration `toml:"max_wait"`
+	// ACW is the after-call work time after callCompleted, after which the
+	// agent is idle again (1s..1h).
+	ACW Duration `toml:"acw"`
+	// DefaultHandleTime is the handling time wait estimates assume until
+	// calls have been completed (1s..24h).
+	DefaultHandleTime Duration `toml:"default_handle_time"`
+	// TimerInterval is how often ring, acw and wait timers are checked
+	// (100ms..1m).
+	TimerInterval Duration `toml:"timer_interval"`
+	// SubchannelTags maps a phone line (subchannelId, as a string key) to
+	// the skill tag ID its calls need; other lines need no skill.
+	SubchannelTags map[string]int64 `toml:"subchannel_tags"`
+}
+
+// Tags returns SubchannelTags with numeric keys; Validate has checked them.
+func (r Routing) Tags() map[int64]int64 {
+	out := make(map[int64]int64, len(r.SubchannelTags))
+	for k, v := range r.SubchannelTags {
+		if n, err := strconv.ParseInt(k, 10, 64); err == nil {
+			out[n] = v
+		}
+	}
+	return out
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string such
 // as "5s" or "1m30s", which is easier to read and harder to get wrong than
 // a bare number of nanoseconds.
@@ -169,6 +203,13 @@ func Default() Config {
 		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
 		Upstream: Upstream{
 			Workers: 4,
+		},
+		Routing: Routing{
+			RingTimeout:       Duration{20 * time.Second},
+			MaxWait:           Duration{10 * time.Minute},
+			ACW:               Duration{30 * time.Second},
+			DefaultHandleTime: Duration{3 * time.Minute},
+			TimerInterval:     Duration{time.Second},
 		},
 	}
 }
@@ -341,6 +382,31 @@ func (c *Config) Validate() error {
 	}
 	if u.Workers < 1 || u.Workers > maxUpstreamWorkers {
 		add("upstream.workers", "must be between 1 and %d, got %d", maxUpstreamWorkers, u.Workers)
+	}
+
+	// routing
+	for _, d := range []struct {
+		key      string
+		v        Duration
+		min, max time.Duration
+	}{
+		{"routing.ring_timeout", c.Routing.RingTimeout, time.Second, 10 * time.Minute},
+		{"routing.max_wait", c.Routing.MaxWait, time.Second, 24 * time.Hour},
+		{"routing.acw", c.Routing.ACW, time.Second, time.Hour},
+		{"routing.default_handle_time", c.Routing.DefaultHandleTime, time.Second, 24 * time.Hour},
+		{"routing.timer_interval", c.Routing.TimerInterval, 100 * time.Millisecond, time.Minute},
+	} {
+		if d.v.Duration < d.min || d.v.Duration > d.max {
+			add(d.key, "must be between %s and %s, got %s", d.min, d.max, d.v)
+		}
+	}
+	for line, tag := range c.Routing.SubchannelTags {
+		if n, err := strconv.ParseInt(line, 10, 64); err != nil || n <= 0 {
+			add("routing.subchannel_tags", "key %q must be a subchannelId (a positive integer)", line)
+		}
+		if tag <= 0 {
+			add("routing.subchannel_tags."+line, "must be a positive tag ID, got %d", tag)
+		}
 	}
 
 	return errors.Join(errs...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
@@ -110,7 +109,8 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 			return res, err
 		}
 	}
-	now := s.now().UTC()
+	f := s.newFlow(tx)
+	now := f.now
 	seq, err := tx.Bucket(bucketTickets).NextSequence()
 	if err != nil {
 		return CallResult{}, fmt.Errorf("next ticket id: %w", err)
@@ -159,13 +159,17 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 		t.Conversation = append(t.Conversation, model.Conversation{
 			Direction: dir, Type: typ, Speaker: e.Speaker, Message: e.Message, Timestamp: e.Timestamp})
 	}
-	if err := s.assign(tx, c, t, now); err != nil {
+	f.adopt(t)
+	if err := s.assign(f, c, t); err != nil {
 		return CallResult{}, err
 	}
-	if err := s.putQueueEntry(tx, c, t, now); err != nil {
+	if err := s.putQueueEntry(f, c, t); err != nil {
 		return CallResult{}, err
 	}
-	if err := putTicket(tx, t); err != nil {
+	if _, err := f.dispatch(); err != nil {
+		return CallResult{}, err
+	}
+	if err := f.flush(); err != nil {
 		return CallResult{}, err
 	}
 	if err := tx.Bucket(bucketChannels).Put([]byte(t.ChannelID), u64(t.ID)); err != nil {
@@ -183,7 +187,7 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 
 // assign records the human on the call: the ticket's assignee and, where
 // the contract says so, their presence.
-func (s *Store) assign(tx *bolt.Tx, c *model.Call, t *model.Ticket, now time.Time) error {
+func (s *Store) assign(f *flow, c *model.Call, t *model.Ticket) error {
 	var human int64
 	interacting := false
 	switch {
@@ -203,26 +207,20 @@ func (s *Store) assign(tx *bolt.Tx, c *model.Call, t *model.Ticket, now time.Tim
 		return nil
 	}
 	t.AgentID = human
-	t.Events = append(t.Events, model.Event{Type: "ticketAssigned", At: now, Data: map[string]any{"userId": human}})
+	f.event(t, "ticketAssigned", map[string]any{"userId": human})
 	if !interacting {
 		return nil
 	}
-	p, err := getPresence(tx, human)
+	p, err := getPresence(f.tx, human)
 	if err != nil {
 		return err
 	}
-	old := p.CallRoutingStatus
-	p.CallRoutingStatus, p.CurrentTicketID, p.UpdatedAt = model.PresenceInteracting, t.ID, now
-	if err := putPresence(tx, p); err != nil {
-		return err
-	}
-	t.Events = append(t.Events, model.Event{Type: "presenceChanged", At: now,
-		Data: map[string]any{"userId": human, "from": old, "to": model.PresenceInteracting}})
-	return nil
+	return f.setCall(p, model.PresenceInteracting, t.ID, "callReceived")
 }
 
 // putQueueEntry opens the queue entry native routing and outbound calls get.
-func (s *Store) putQueueEntry(tx *bolt.Tx, c *model.Call, t *model.Ticket, now time.Time) error {
+func (s *Store) putQueueEntry(f *flow, c *model.Call, t *model.Ticket) error {
+	tx, now := f.tx, f.now
 	status := ""
 	var assigned int64
 	switch {
@@ -251,6 +249,11 @@ func (s *Store) putQueueEntry(tx *bolt.Tx, c *model.Call, t *model.Ticket, now t
 	t.QueueID = q.ID
 	t.Events = append(t.Events, model.Event{Type: "queueEntryCreated", At: now,
 		Data: map[string]any{"queueId": q.ID, "status": status}})
+	if status == model.QueueWaitingForAgent {
+		if err := f.admit(q, t); err != nil {
+			return err
+		}
+	}
 	return putJSON(b, u64(q.ID), q, "queue entry")
 }
 

@@ -16,6 +16,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/enneo-edge/enneo-edge/routing"
 )
 
 // Options configure a Store.
@@ -26,6 +28,9 @@ type Options struct {
 	Now func() time.Time
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
+	// Routing holds the distributor's timers and line tags; zero fields
+	// take routing.DefaultConfig's values.
+	Routing routing.Config
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -35,6 +40,8 @@ type Store struct {
 	path string
 	site int64
 	now  func() time.Time
+
+	routing routing.Config
 
 	ops     chan *op
 	stopped chan struct{}
@@ -92,6 +99,7 @@ func Open(path string, o Options) (*Store, error) {
 		path:    path,
 		site:    int64(o.SiteID),
 		now:     o.Now,
+		routing: routingDefaults(o.Routing),
 		ops:     make(chan *op, 4*maxBatch),
 		stopped: make(chan struct{}),
 	}, nil

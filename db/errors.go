@@ -20,4 +20,9 @@ var (
 	// ErrFailed is returned for every write after a commit failed with an
 	// I/O error: the on-disk state is unknown until the process restarts.
 	ErrFailed = errors.New("storage failed; restart required")
+
+	// ErrConflict is returned when a request contradicts the current state:
+	// an ifCurrent that does not match, an agent set idle or connected
+	// while on another call, a call connected after it ended.
+	ErrConflict = errors.New("conflict")
 )

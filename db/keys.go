@@ -14,9 +14,14 @@ var (
 	bucketCustomersByPhone = []byte("customers_by_phone")    // E.164 \x00 customer ID -> nil
 	bucketCustomersByContr = []byte("customers_by_contract") // contract ID -> customer ID
 	bucketMeta             = []byte("meta")
+	bucketAgents           = []byte("agents")        // user ID -> model.Agent
+	bucketWaiting          = []byte("queue_waiting") // queue ID -> tag, createdAt (waitingForAgent entries)
+	bucketAgentsIdle       = []byte("agents_idle")   // idle since, user ID -> nil (routable agents)
+	bucketAgentsOnline     = []byte("agents_online") // user ID -> skill tag IDs (call status not offline)
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
-		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta}
+		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
+		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline}
 )
 
 // Keys in the meta bucket.
@@ -24,6 +29,7 @@ var (
 	metaAPIToken      = []byte("api_token")
 	metaOutboxPending = []byte("outbox_pending")
 	metaReadyProbe    = []byte("ready_probe")
+	metaHandleTimes   = []byte("handle_times") // recent handling times for wait estimates
 )
 
 // IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is

@@ -29,6 +29,9 @@ type Ticket struct {
 	Forwarding          Forwarding     `json:"forwarding"`
 	CreatedAt           time.Time      `json:"createdAt"`
 	ModifiedAt          time.Time      `json:"modifiedAt"`
+	// Durations and CallEndedAt are set by callCompleted.
+	Durations   *CallDurations `json:"durations,omitempty"`
+	CallEndedAt *time.Time     `json:"callEndedAt,omitempty"`
 }
 
 // Conversation is one transcript line on a ticket, with enneo's direction
@@ -90,6 +93,9 @@ type QueueEntry struct {
 	RoutedAt             *time.Time `json:"routedAt"`
 	CompletedAt          *time.Time `json:"completedAt"`
 	UpdatedAt            time.Time  `json:"updatedAt"`
+	// CallStartedAt is when agentConnected reported the answer; handling
+	// times for wait estimates run from it.
+	CallStartedAt *time.Time `json:"callStartedAt,omitempty"`
 }
 
 // Presence values of an agent's call and chat routing status.
@@ -110,6 +116,9 @@ type Presence struct {
 	ChatRoutingStatus string    `json:"chatRoutingStatus"`
 	CurrentTicketID   int64     `json:"currentTicketId,omitempty"`
 	UpdatedAt         time.Time `json:"updatedAt"`
+	// CallStatusSince is when CallRoutingStatus was entered: the
+	// longest-idle agent gets the next call, ring and acw timers run from it.
+	CallStatusSince time.Time `json:"callRoutingStatusSince"`
 }
 
 // TicketView is the answer of GET /edge/v1/tickets/{id}: the ticket with its

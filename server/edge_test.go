@@ -98,6 +98,7 @@ func TestTicketRoute(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", path, a.code, a.raw, want)
 		}
 	}
+	e.loginAgent(99) // native calls wait only while someone is logged in
 	a := e.call(`{"routing":"native","channelId":"c-1","triggeredBy":3}`)
 	tk, q := e.ticket(a.num("ticketId"))
 	if tk["forwarding"].(map[string]any)["state"] != "pending" {

@@ -21,6 +21,8 @@ func statusFor(err error) int {
 		return fasthttp.StatusUnauthorized
 	case errors.Is(err, db.ErrNotFound):
 		return fasthttp.StatusNotFound
+	case errors.Is(err, db.ErrConflict):
+		return fasthttp.StatusConflict
 	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed):
 		return fasthttp.StatusServiceUnavailable
 	default:

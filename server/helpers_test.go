@@ -37,13 +37,20 @@ type envOption func(*authOptions, *Limits)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	return newEnvWith(t, db.Options{SiteID: 7}, opts...)
+}
+
+// newEnvWith is newEnv over a store with the given options (a test clock,
+// routing timers).
+func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
+	t.Helper()
 	ao := auth.Options{Tokens: []string{testToken}, JWTSecret: []byte(testJWTSecret), Leeway: time.Minute}
 	lim := Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 		MaxBodyBytes: 1 << 20, ReadBufferBytes: 16 << 10, MaxConnections: 1024}
 	for _, o := range opts {
 		o(&ao, &lim)
 	}
-	store, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 7})
+	store, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), so)
 	if err != nil {
 		t.Fatal(err)
 	}
