@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/base64"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +88,19 @@ func TestOpenAndClosedRoutes(t *testing.T) {
 		if a := e.do(r[0], r[1], "", "X-None", "1"); a.code != 401 {
 			t.Errorf("%s %s without credentials: %d", r[0], r[1], a.code)
 		}
+	}
+}
+
+func TestSilentConnectionGets408(t *testing.T) {
+	e := newEnv(t, func(_ *authOptions, l *Limits) { l.ReadTimeout = 200 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), `"success":false`) {
+		t.Fatalf("a connection that sent nothing got %q", b)
 	}
 }

@@ -125,12 +125,19 @@ func (s *Server) authed(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 // transportError answers requests fasthttp could not read, in the same
 // JSON envelope as every other error.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	var small *fasthttp.ErrSmallBuffer
+	var (
+		small   *fasthttp.ErrSmallBuffer
+		timeout net.Error
+	)
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeErrorText(ctx, fasthttp.StatusRequestEntityTooLarge, "body: larger than the limit of "+strconv.Itoa(s.limits.MaxBodyBytes)+" bytes")
 	case errors.As(err, &small):
 		writeErrorText(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "headers: larger than the limit of "+strconv.Itoa(s.limits.ReadBufferBytes)+" bytes")
+	case errors.As(err, &timeout) && timeout.Timeout():
+		// fasthttp asks for an answer even when a new connection sent
+		// nothing before the read timeout; 408 is what clients expect then.
+		writeErrorText(ctx, fasthttp.StatusRequestTimeout, "request: not received within the read timeout")
 	default:
 		writeErrorText(ctx, fasthttp.StatusBadRequest, "request: cannot be parsed")
 	}
