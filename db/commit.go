@@ -94,9 +94,6 @@ func (s *Store) commit(batch []*op) {
 		})
 		took := time.Since(start)
 		s.stats.observe(len(batch), took)
-		if s.onCommit != nil {
-			s.onCommit(len(batch), took, err)
-		}
 		var oe *opError
 		if errors.As(err, &oe) {
 			// Only this op is at fault: answer it and retry the rest.
@@ -113,6 +110,9 @@ func (s *Store) commit(batch []*op) {
 			// acknowledged on top of an unknown state.
 			s.fail(err)
 			err = errors.Join(ErrFailed, err)
+		}
+		if s.onCommit != nil {
+			s.onCommit(len(batch), took, err)
 		}
 		for _, o := range batch {
 			o.done <- err

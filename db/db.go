@@ -29,8 +29,8 @@ type Options struct {
 	// MaxSize caps the file's size in bytes (0: no cap). A write that would
 	// grow the file past it fails with ErrFull and harms nothing stored.
 	MaxSize int64
-	// OnCommit, when set, is told about every commit attempt: how many
-	// writes it carried, how long it took and whether it failed. It runs on
+	// OnCommit, when set, is told about every commit: how many writes it
+	// carried, how long it took, and nil, ErrFull or ErrFailed. It runs on
 	// the commit loop, so it must be quick (metrics only).
 	OnCommit func(writes int, took time.Duration, err error)
 	// ReadOnly opens the file without ever writing to it (check, backup

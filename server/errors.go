@@ -21,7 +21,8 @@ func statusFor(err error) int {
 		return fasthttp.StatusUnauthorized
 	case errors.Is(err, db.ErrNotFound):
 		return fasthttp.StatusNotFound
-	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed):
+	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed),
+		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded):
 		return fasthttp.StatusServiceUnavailable
 	default:
 		return fasthttp.StatusInternalServerError
