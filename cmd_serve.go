@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,7 +15,9 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/phone"
+	"github.com/enneo-edge/enneo-edge/sdnotify"
 	"github.com/enneo-edge/enneo-edge/server"
+	"github.com/enneo-edge/enneo-edge/tlsconf"
 )
 
 func runServe(args []string) error {
@@ -32,7 +33,12 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID})
+	if err := precheck(cfg.Storage.Path); err != nil {
+		return err
+	}
+	metrics := server.NewMetrics()
+	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
+		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit})
 	if err != nil {
 		return err
 	}
@@ -66,32 +72,71 @@ func runServe(args []string) error {
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		ReadBufferBytes: cfg.Server.ReadBufferBytes,
 		MaxConnections:  cfg.Server.MaxConnections,
-	})
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+
+		MaxPendingCommits: cfg.Server.MaxPendingCommits,
+	}, server.WithMetrics(metrics), server.WithVersion(version),
+		server.WithUpstream(func() server.UpstreamStatus { return server.UpstreamStatus{Configured: cfg.Upstream.URL != ""} }))
+	ln, certs, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
+		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read this line to learn the port when listen is :0.
-	fmt.Printf("enneo-edge listening on http://%s (database %s, site %d)\n", ln.Addr(), store.Path(), cfg.Site.ID)
-	log.Info("serving", "addr", ln.Addr().String(), "db", store.Path(), "upstream", cfg.Upstream.URL != "")
+	url := baseURL(ln, certs != nil)
+	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", url, store.Path(), cfg.Site.ID)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "db", store.Path(), "upstream", cfg.Upstream.URL != "")
+	stopWatchdog, err := notifyReady(store, url, log)
+	if err != nil {
+		return err
+	}
+	defer stopWatchdog()
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case sig := <-sigs:
-		log.Info("shutting down", "signal", sig.String())
+	var failed error
+wait:
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serve: %w", err)
+		case <-store.Fatal():
+			// Calls in flight were answered 5xx; carrying on would
+			// acknowledge writes on top of an unknown state.
+			failed = fmt.Errorf("database %s: commit failed, exiting so the service restarts from the file: %w", store.Path(), store.Failed())
+			log.Error("commit failed; exiting", "err", store.Failed())
+			break wait
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reloadCerts(certs, log)
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			break wait
+		}
 	}
+	_ = sdnotify.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(ctx); err != nil && failed == nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	return nil
+	return failed
+}
+
+// reloadCerts rereads the TLS certificate on SIGHUP; a bad file keeps the
+// one in use.
+func reloadCerts(certs *tlsconf.Reloader, log *slog.Logger) {
+	if certs == nil {
+		log.Info("SIGHUP: no TLS certificate configured, nothing to reload")
+		return
+	}
+	if err := certs.Reload(); err != nil {
+		log.Error("SIGHUP: TLS certificate not reloaded; keeping the one in use", "err", err)
+		return
+	}
+	log.Info("SIGHUP: TLS certificate reloaded", "notAfter", certs.NotAfter())
 }
 
 // apiTokens returns the configured tokens, or the one generated at first
