@@ -89,7 +89,8 @@ func checkFile(path string) (string, error) {
 	if reason == "" {
 		reason = err.Error()
 	}
-	return "", fmt.Errorf("%w: %s: %s", errDamaged, path, reason)
+	reason = strings.TrimPrefix(reason, path+" is damaged: ")
+	return "", fmt.Errorf("%s is %w: %s", path, errDamaged, reason)
 }
 
 // firstLine returns the first line of out that starts with one of the

@@ -25,8 +25,8 @@ func precheck(path string) error {
 	}
 	if _, err := checkFile(path); err != nil {
 		if errors.Is(err, errDamaged) {
-			return fmt.Errorf("database %s is damaged; it was left untouched. Run `enneo-edge check %s` for details and restore from a backup (README: Backup and restore): %w",
-				path, path, err)
+			return fmt.Errorf("%w; the file was left untouched. Run `enneo-edge check %s` for details, and restore from a backup (README: Backup and restore)",
+				err, path)
 		}
 		return err
 	}
