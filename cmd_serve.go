@@ -33,6 +33,8 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
+	// The forwarder (upstream/) replaces this with its own report.
+	upstream := func() server.UpstreamStatus { return server.UpstreamStatus{Configured: cfg.Upstream.URL != ""} }
 	if err := precheck(cfg.Storage.Path); err != nil {
 		return err
 	}
@@ -74,8 +76,7 @@ func runServe(args []string) error {
 		MaxConnections:  cfg.Server.MaxConnections,
 
 		MaxPendingCommits: cfg.Server.MaxPendingCommits,
-	}, server.WithMetrics(metrics), server.WithVersion(version),
-		server.WithUpstream(func() server.UpstreamStatus { return server.UpstreamStatus{Configured: cfg.Upstream.URL != ""} }))
+	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
 	ln, certs, err := listen(cfg)
 	if err != nil {
 		return err
@@ -91,6 +92,7 @@ func runServe(args []string) error {
 		return err
 	}
 	defer stopWatchdog()
+	defer startAlerts(store, upstream, log)()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -14,6 +14,7 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/sdnotify"
+	"github.com/enneo-edge/enneo-edge/server"
 	"github.com/enneo-edge/enneo-edge/tlsconf"
 )
 
@@ -119,4 +120,13 @@ func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), er
 	go w.Run(wctx)
 	log.Info("feeding the systemd watchdog while healthy", "interval", w.Interval().String())
 	return func() { wcancel(); w.Close() }, nil
+}
+
+// startAlerts logs outbox pauses, dead letters and an old backlog, and
+// keeps `systemctl status` current. The returned function stops it.
+func startAlerts(store *db.Store, upstream func() server.UpstreamStatus, log *slog.Logger) (stop func()) {
+	a := server.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.Run(ctx)
+	return func() { cancel(); a.Close() }
 }
