@@ -95,10 +95,18 @@ func TestSystemdReadyAfterListenerAndWatchdog(t *testing.T) {
 	if code, body, err := e.get("/readyz"); err != nil || code != 200 {
 		t.Fatalf("readyz right after READY=1: %d %s %v", code, body, err)
 	}
-	for range 2 {
+	sawStatus := false
+	for pings := 0; pings < 2 || !sawStatus; {
 		msg, err := readDatagram(conn, 20*time.Second)
-		if err != nil || msg != "WATCHDOG=1" {
-			t.Fatalf("want watchdog pings, got %q %v\n%s", msg, err, e.logs)
+		switch {
+		case err != nil:
+			t.Fatalf("want watchdog pings and a STATUS= line for systemctl status: %v\n%s", err, e.logs)
+		case strings.HasPrefix(msg, "STATUS="):
+			sawStatus = true
+		case msg == "WATCHDOG=1":
+			pings++
+		default:
+			t.Fatalf("unexpected notification %q", msg)
 		}
 	}
 	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
