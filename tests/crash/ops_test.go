@@ -12,12 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// anyListenLine also matches the https:// line of a TLS listener.
+var anyListenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startEnv is start with extra environment (a fake NOTIFY_SOCKET).
 func startEnv(t *testing.T, cfg string, env []string) *edge {
@@ -38,7 +42,7 @@ func startEnv(t *testing.T, cfg string, env []string) *edge {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
+			if m := anyListenLine.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
 		}
