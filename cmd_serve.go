@@ -87,16 +87,17 @@ func runServe(args []string) error {
 	url := baseURL(ln, certs != nil)
 	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", url, store.Path(), cfg.Site.ID)
 	log.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "db", store.Path(), "upstream", cfg.Upstream.URL != "")
+	// Signals are caught before READY: systemd may reload or stop the
+	// service as soon as it is told the service is up.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	stopWatchdog, err := notifyReady(store, url, log)
 	if err != nil {
 		return err
 	}
 	defer stopWatchdog()
 	defer startAlerts(store, upstream, log)()
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	var failed error
 wait:
 	for {
