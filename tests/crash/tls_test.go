@@ -82,12 +82,15 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 1 {
 		t.Fatalf("the keep-alive connection opened before SIGHUP: %v %v", resp, err)
 	}
-	if !strings.Contains(e.logs.String(), "TLS certificate reloaded") {
-		t.Errorf("no log line for the reload:\n%s", e.logs)
-	}
 
 	backup := filepath.Join(t.TempDir(), "tls-backup.db")
 	if out, err := exec.Command(binary, "backup", "-config", cfg, "-url", e.url, backup).CombinedOutput(); err != nil {
 		t.Fatalf("backup over TLS: %v\n%s", err, out)
+	}
+	// The log is read once the process is gone (its writer is then done).
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	<-e.done
+	if !strings.Contains(e.logs.String(), "TLS certificate reloaded") {
+		t.Errorf("no log line for the reload:\n%s", e.logs)
 	}
 }
