@@ -1,16 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
-// runCheck verifies the database file's structure. It needs the file lock,
-// so it runs while the server is stopped.
+// checkChildEnv marks the child process that does the actual check.
+const checkChildEnv = "ENNEO_EDGE_CHECK_CHILD"
+
+// runCheck verifies the database file's structure without writing to it.
+// It needs the file lock, so it runs while the server is stopped.
 func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
@@ -28,7 +35,20 @@ func runCheck(args []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	store, err := db.Open(path, db.Options{SiteID: cfg.Site.ID})
+	if os.Getenv(checkChildEnv) == "1" {
+		return checkHere(path, cfg.Site.ID)
+	}
+	summary, err := checkFile(path)
+	if err != nil {
+		return err
+	}
+	fmt.Print(summary)
+	return nil
+}
+
+// checkHere opens the file read-only and runs bbolt's consistency check.
+func checkHere(path string, site int) error {
+	store, err := db.Open(path, db.Options{SiteID: site, ReadOnly: true})
 	if err != nil {
 		return err
 	}
@@ -40,4 +60,48 @@ func runCheck(args []string) error {
 	customers, _ := store.CustomerCount()
 	fmt.Printf("%s: ok (%d tickets, %d customers)\n", path, tickets, customers)
 	return nil
+}
+
+// errDamaged marks a file that failed the check (as opposed to one that
+// could not be checked, such as a locked file).
+var errDamaged = errors.New("damaged")
+
+// checkFile checks path in a child process of this binary. bbolt panics on
+// some damage in a goroutine of its own, which no recover catches; the
+// child's crash becomes a message here instead of ending the caller.
+func checkFile(path string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("check %s: find own binary: %w", path, err)
+	}
+	cmd := exec.Command(exe, "check", "-config=", path)
+	cmd.Env = append(os.Environ(), checkChildEnv+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if err == nil {
+		return stdout.String(), nil
+	}
+	reason := firstLine(stderr.String(), "panic: ", "enneo-edge check: ")
+	if strings.Contains(reason, "locked by another process") {
+		return "", errors.New(reason)
+	}
+	if reason == "" {
+		reason = err.Error()
+	}
+	reason = strings.TrimPrefix(reason, path+" is damaged: ")
+	return "", fmt.Errorf("%s is %w: %s", path, errDamaged, reason)
+}
+
+// firstLine returns the first line of out that starts with one of the
+// prefixes, without the prefix.
+func firstLine(out string, prefixes ...string) string {
+	for _, line := range strings.Split(out, "\n") {
+		for _, p := range prefixes {
+			if rest, ok := strings.CutPrefix(line, p); ok {
+				return rest
+			}
+		}
+	}
+	return ""
 }

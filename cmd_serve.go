@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +17,9 @@ import (
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/phone"
 	"github.com/enneo-edge/enneo-edge/routing"
+	"github.com/enneo-edge/enneo-edge/sdnotify"
 	"github.com/enneo-edge/enneo-edge/server"
+	"github.com/enneo-edge/enneo-edge/tlsconf"
 )
 
 func runServe(args []string) error {
@@ -34,13 +35,21 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID, Routing: routing.Config{
-		RingTimeout:       cfg.Routing.RingTimeout.Duration,
-		MaxWait:           cfg.Routing.MaxWait.Duration,
-		ACW:               cfg.Routing.ACW.Duration,
-		DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
-		SubchannelTags:    cfg.Routing.Tags(),
-	}})
+	// The forwarder (upstream/) replaces this with its own report.
+	upstream := func() server.UpstreamStatus { return server.UpstreamStatus{Configured: cfg.Upstream.URL != ""} }
+	if err := precheck(cfg.Storage.Path); err != nil {
+		return err
+	}
+	metrics := server.NewMetrics()
+	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
+		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		Routing: routing.Config{
+			RingTimeout:       cfg.Routing.RingTimeout.Duration,
+			MaxWait:           cfg.Routing.MaxWait.Duration,
+			ACW:               cfg.Routing.ACW.Duration,
+			DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
+			SubchannelTags:    cfg.Routing.Tags(),
+		}})
 	if err != nil {
 		return err
 	}
@@ -74,7 +83,9 @@ func runServe(args []string) error {
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		ReadBufferBytes: cfg.Server.ReadBufferBytes,
 		MaxConnections:  cfg.Server.MaxConnections,
-	})
+
+		MaxPendingCommits: cfg.Server.MaxPendingCommits,
+	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
 	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
@@ -84,31 +95,69 @@ func runServe(args []string) error {
 		stopTimers()
 		timers.Close()
 	}()
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ln, certs, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
+		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read this line to learn the port when listen is :0.
-	fmt.Printf("enneo-edge listening on http://%s (database %s, site %d)\n", ln.Addr(), store.Path(), cfg.Site.ID)
-	log.Info("serving", "addr", ln.Addr().String(), "db", store.Path(), "upstream", cfg.Upstream.URL != "")
-
+	url := baseURL(ln, certs != nil)
+	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", url, store.Path(), cfg.Site.ID)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "db", store.Path(), "upstream", cfg.Upstream.URL != "")
+	// Signals are caught before READY: systemd may reload or stop the
+	// service as soon as it is told the service is up.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case sig := <-sigs:
-		log.Info("shutting down", "signal", sig.String())
+	stopWatchdog, err := notifyReady(store, url, log)
+	if err != nil {
+		return err
 	}
+	defer stopWatchdog()
+	defer startAlerts(store, upstream, log)()
+	var failed error
+wait:
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serve: %w", err)
+		case <-store.Fatal():
+			// Calls in flight were answered 5xx; carrying on would
+			// acknowledge writes on top of an unknown state.
+			failed = fmt.Errorf("database %s: commit failed, exiting so the service restarts from the file: %w", store.Path(), store.Failed())
+			log.Error("commit failed; exiting", "err", store.Failed())
+			break wait
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reloadCerts(certs, log)
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			break wait
+		}
+	}
+	_ = sdnotify.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(ctx); err != nil && failed == nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	return nil
+	return failed
+}
+
+// reloadCerts rereads the TLS certificate on SIGHUP; a bad file keeps the
+// one in use.
+func reloadCerts(certs *tlsconf.Reloader, log *slog.Logger) {
+	if certs == nil {
+		log.Info("SIGHUP: no TLS certificate configured, nothing to reload")
+		return
+	}
+	if err := certs.Reload(); err != nil {
+		log.Error("SIGHUP: TLS certificate not reloaded; keeping the one in use", "err", err)
+		return
+	}
+	log.Info("SIGHUP: TLS certificate reloaded", "notAfter", certs.NotAfter())
 }
 
 // apiTokens returns the configured tokens, or the one generated at first

@@ -15,7 +15,9 @@ const usage = `enneo-edge: the enneo telephony API at the edge
 Usage:
   enneo-edge serve   [-config FILE]        run the appliance
   enneo-edge import  [-config FILE] FILE   load customers (CSV with header row, or JSON Lines)
-  enneo-edge check   [-config FILE]        verify the database file
+  enneo-edge check   [-config FILE] [DBFILE]  verify a database file (read-only)
+  enneo-edge backup  [-config FILE] [-token TOKEN] FILE
+                                           copy the running server's database to FILE
   enneo-edge version                       print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
@@ -36,6 +38,8 @@ func main() {
 		err = runImport(args)
 	case "check":
 		err = runCheck(args)
+	case "backup":
+		err = runBackup(args)
 	case "version", "-version", "--version":
 		fmt.Println("enneo-edge", version)
 	case "help", "-h", "-help", "--help":

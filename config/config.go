@@ -35,6 +35,7 @@ const (
 	maxReadBufferBytes = 1 * mib
 	maxJWTLeeway       = 10 * time.Minute
 	minTokenChars      = 16
+	minMaxSizeBytes    = 1 * mib
 	minJWTSecretBytes  = 32
 	maxSiteID          = 9999
 	maxUpstreamWorkers = 64
@@ -77,6 +78,14 @@ type Server struct {
 	ReadBufferBytes int `toml:"read_buffer_bytes"`
 	// MaxConnections is the number of concurrent connections served.
 	MaxConnections int `toml:"max_connections"`
+	// MaxPendingCommits is how many calls may wait for a commit at once;
+	// past it callReceived answers 503 with Retry-After at once instead
+	// of queueing without bound.
+	MaxPendingCommits int `toml:"max_pending_commits"`
+	// TLSCertFile and TLSKeyFile, both set, serve HTTPS with this PEM
+	// certificate chain and key; SIGHUP reloads them.
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
 }
 
 // Storage says where the embedded database lives.
@@ -84,6 +93,9 @@ type Storage struct {
 	// Path is the bbolt database file; relative paths are relative to the
 	// working directory. Its directory must be writable.
 	Path string `toml:"path"`
+	// MaxSizeBytes caps the database file (0: no cap). Past it writes get
+	// 503 and nothing stored is harmed.
+	MaxSizeBytes int64 `toml:"max_size_bytes"`
 }
 
 // Site identifies this edge installation and how it reads phone numbers.
@@ -128,6 +140,9 @@ type Upstream struct {
 	Token string `toml:"token"`
 	// Workers is the number of concurrent forwarders to central (1..64).
 	Workers int `toml:"workers"`
+	// CAFile is a PEM bundle of the site's private CA that central's
+	// certificate is verified against, instead of the system roots.
+	CAFile string `toml:"ca_file"`
 }
 
 // Routing configures the edge's distributor for routing=native calls.
@@ -197,6 +212,9 @@ func Default() Config {
 			MaxBodyBytes:    1 * mib,
 			ReadBufferBytes: 16 * kib,
 			MaxConnections:  4096,
+			// A group commit carries up to 512 calls; two commits' worth
+			// keeps the disk busy without a queue that only adds latency.
+			MaxPendingCommits: 1024,
 		},
 		Storage: Storage{Path: "data/edge.db"},
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
@@ -308,9 +326,31 @@ func (c *Config) Validate() error {
 		add("server.max_connections", "must be at least 1, got %d", s.MaxConnections)
 	}
 
+	if s.MaxPendingCommits < 1 {
+		add("server.max_pending_commits", "must be at least 1, got %d", s.MaxPendingCommits)
+	}
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		add("server.tls_cert_file", "and server.tls_key_file must be set together")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"server.tls_cert_file", s.TLSCertFile},
+		{"server.tls_key_file", s.TLSKeyFile},
+		{"upstream.ca_file", c.Upstream.CAFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := checkReadableFile(f.path); err != nil {
+			add(f.key, "%v", err)
+		}
+	}
+
 	// storage
 	if strings.TrimSpace(c.Storage.Path) == "" {
 		add("storage.path", "must not be empty")
+	}
+	if m := c.Storage.MaxSizeBytes; m != 0 && m < minMaxSizeBytes {
+		add("storage.max_size_bytes", "must be 0 (no cap) or at least %d, got %d", minMaxSizeBytes, m)
 	}
 
 	// site

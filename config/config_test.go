@@ -43,6 +43,8 @@ func TestDefaultIsValid(t *testing.T) {
 		MaxBodyBytes:    1 << 20,
 		ReadBufferBytes: 16384,
 		MaxConnections:  4096,
+
+		MaxPendingCommits: 1024,
 	}
 	if c.Server != want {
 		t.Errorf("Default().Server = %+v, want %+v", c.Server, want)
@@ -153,6 +155,12 @@ func TestLoadBadFiles(t *testing.T) {
 		{"body too small", "[server]\nmax_body_bytes = 10\n", []string{"server.max_body_bytes"}, ""},
 		{"buffer too big", "[server]\nread_buffer_bytes = 2097152\n", []string{"server.read_buffer_bytes"}, ""},
 		{"no connections", "[server]\nmax_connections = 0\n", []string{"server.max_connections"}, ""},
+		{"no pending commits", "[server]\nmax_pending_commits = 0\n", []string{"server.max_pending_commits: must be at least 1, got 0"}, ""},
+		{"tls cert without key", "[server]\ntls_cert_file = \"/etc/hostname\"\n", []string{"server.tls_cert_file: and server.tls_key_file must be set together"}, ""},
+		{"tls files missing", "[server]\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"\n",
+			[]string{"server.tls_cert_file: stat /nonexistent/c.pem", "server.tls_key_file: stat /nonexistent/k.pem"}, ""},
+		{"ca file missing", "[upstream]\nca_file = \"/nonexistent/ca.pem\"\n", []string{"upstream.ca_file: stat /nonexistent/ca.pem"}, ""},
+		{"max size too small", "[storage]\nmax_size_bytes = 1000\n", []string{"storage.max_size_bytes: must be 0 (no cap) or at least 1048576, got 1000"}, ""},
 		{"empty storage", "[storage]\npath = \"\"\n", []string{"storage.path"}, ""},
 		{"site id zero", "[site]\nid = 0\n", []string{"site.id: must be between 1 and 9999, got 0"}, ""},
 		{"site id too big", "[site]\nid = 10000\n", []string{"site.id"}, ""},

@@ -92,7 +92,8 @@ func (s *Store) commit(batch []*op) {
 			}
 			return nil
 		})
-		s.stats.observe(len(batch), time.Since(start))
+		took := time.Since(start)
+		s.stats.observe(len(batch), took)
 		var oe *opError
 		if errors.As(err, &oe) {
 			// Only this op is at fault: answer it and retry the rest.
@@ -100,12 +101,18 @@ func (s *Store) commit(batch []*op) {
 			batch = append(batch[:oe.idx], batch[oe.idx+1:]...)
 			continue
 		}
-		if err != nil {
+		if isFull(err) {
+			// Nothing was written: refuse this batch, keep serving.
+			err = errors.Join(ErrFull, err)
+		} else if err != nil {
 			// A failed commit may still reach the disk later (bbolt writes
 			// the meta page before its fsync), so no later write may be
 			// acknowledged on top of an unknown state.
 			s.fail(err)
 			err = errors.Join(ErrFailed, err)
+		}
+		if s.onCommit != nil {
+			s.onCommit(len(batch), took, err)
 		}
 		for _, o := range batch {
 			o.done <- err

@@ -31,6 +31,19 @@ type Options struct {
 	// Routing holds the distributor's timers and line tags; zero fields
 	// take routing.DefaultConfig's values.
 	Routing routing.Config
+	// MaxSize caps the file's size in bytes (0: no cap). A write that would
+	// grow the file past it fails with ErrFull and harms nothing stored.
+	MaxSize int64
+	// OnCommit, when set, is told about every commit: how many writes it
+	// carried, how long it took, and nil, ErrFull or ErrFailed. It runs on
+	// the commit loop, so it must be quick (metrics only).
+	OnCommit func(writes int, took time.Duration, err error)
+	// ReadOnly opens the file without ever writing to it (check, backup
+	// verification); the store then refuses writes.
+	ReadOnly bool
+	// OpenFile opens the database file; nil means os.OpenFile. Tests use it
+	// to make the disk fail under a running store.
+	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -47,11 +60,13 @@ type Store struct {
 	stopped chan struct{}
 	stats   commitStats
 
-	running atomic.Bool
+	running  atomic.Bool
+	onCommit func(writes int, took time.Duration, err error)
 
 	mu     sync.RWMutex
 	closed bool
 	failed error
+	fatal  chan struct{} // closed when failed is set
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
@@ -69,8 +84,11 @@ func Open(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: o.OpenTimeout,
+	b, err := openBolt(path, &bolt.Options{
+		Timeout:  o.OpenTimeout,
+		MaxSize:  int(o.MaxSize),
+		ReadOnly: o.ReadOnly,
+		OpenFile: o.OpenFile,
 		// The freelist is rebuilt at open instead of written at every
 		// commit: fewer pages per fsync on the hot path.
 		NoFreelistSync: true,
@@ -80,28 +98,34 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: locked by another process (is enneo-edge already running?)", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w (run `enneo-edge check` on it; restore from a backup if it is damaged)", path, err)
+		return nil, fmt.Errorf("open %s: %w (run `enneo-edge check %s`; restore from a backup if it is damaged)", path, err, path)
 	}
-	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+	if o.ReadOnly {
+		err = b.View(hasBuckets)
+	} else {
+		err = b.Update(func(tx *bolt.Tx) error {
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &Store{
-		bolt:    b,
-		path:    path,
-		site:    int64(o.SiteID),
-		now:     o.Now,
-		routing: routingDefaults(o.Routing),
-		ops:     make(chan *op, 4*maxBatch),
-		stopped: make(chan struct{}),
+		bolt:     b,
+		path:     path,
+		site:     int64(o.SiteID),
+		now:      o.Now,
+		routing:  routingDefaults(o.Routing),
+		ops:      make(chan *op, 4*maxBatch),
+		stopped:  make(chan struct{}),
+		fatal:    make(chan struct{}),
+		onCommit: o.OnCommit,
 	}, nil
 }
 
@@ -129,6 +153,7 @@ func (s *Store) fail(err error) {
 	s.mu.Lock()
 	if s.failed == nil {
 		s.failed = err
+		close(s.fatal)
 	}
 	s.mu.Unlock()
 }

@@ -17,6 +17,15 @@ var (
 	// retry with the same channelId.
 	ErrCommitTimeout = errors.New("commit did not finish in time; outcome unknown, retry with the same channelId")
 
+	// ErrFull is returned for a write that did not fit: the file reached
+	// storage.max_size_bytes or the disk is full. Nothing was written and
+	// what is stored is intact; writes succeed again once space returns.
+	ErrFull = errors.New("database full (storage.max_size_bytes reached or disk full); nothing was stored, retry later")
+
+	// ErrCorrupt is returned by Open when the file fails bbolt's
+	// consistency check; the file is left as it was.
+	ErrCorrupt = errors.New("database file is damaged")
+
 	// ErrFailed is returned for every write after a commit failed with an
 	// I/O error: the on-disk state is unknown until the process restarts.
 	ErrFailed = errors.New("storage failed; restart required")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -32,6 +33,9 @@ type Limits struct {
 	// CommitTimeout bounds how long a call waits for its commit before it
 	// is answered 503 (outcome unknown, retry with the same channelId).
 	CommitTimeout time.Duration
+	// MaxPendingCommits bounds the calls waiting for a commit; past it
+	// callReceived answers 503 with Retry-After at once (default 1024).
+	MaxPendingCommits int
 }
 
 // Server is the HTTP front of the edge.
@@ -42,14 +46,30 @@ type Server struct {
 	log    *slog.Logger
 	limits Limits
 	http   *fasthttp.Server
+
+	metrics  *Metrics
+	upstream func() UpstreamStatus
+	version  string
+	started  time.Time
+	pending  atomic.Int64 // calls admitted and not yet answered
 }
 
 // New builds a server from its dependencies; Serve starts it.
-func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog.Logger, l Limits) *Server {
+func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog.Logger, l Limits, opts ...Option) *Server {
 	if l.CommitTimeout == 0 {
 		l.CommitTimeout = 3 * time.Second
 	}
-	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l}
+	if l.MaxPendingCommits == 0 {
+		l.MaxPendingCommits = 1024
+	}
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	s.metrics.watch(s)
 	s.http = &fasthttp.Server{
 		Handler:                      s.routes(),
 		ErrorHandler:                 s.transportError,
@@ -75,6 +95,7 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	r.SaveMatchedRoutePath = true // the metrics label
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeErrorText(ctx, fasthttp.StatusNotFound, "no route "+string(ctx.Method())+" "+string(ctx.Path()))
 	}
@@ -83,7 +104,7 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.POST("/api/mind/telephony/callReceived", s.authed(s.callReceived))
+	r.POST(callReceivedPath, s.authed(s.admit(s.callReceived)))
 	r.GET("/api/mind/telephony/getRouting", s.authed(s.getRouting))
 	r.POST("/api/mind/telephony/agentConnected", s.authed(s.agentConnected))
 	r.POST("/api/mind/telephony/callCompleted", s.authed(s.callCompleted))
@@ -96,8 +117,14 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.DELETE("/edge/v1/customers/{id}", s.authed(s.deleteCustomer))
 	r.GET("/edge/v1/tickets/{id}", s.authed(s.getTicket))
 	r.GET("/edge/v1/outbox", s.authed(s.outbox))
-	return r.Handler
+	r.GET("/", s.statusPage)
+	r.GET("/edge/v1/status", s.authed(s.status))
+	r.GET("/edge/v1/backup", s.authed(s.backup))
+	r.GET("/metrics", s.authed(s.serveMetrics))
+	return s.instrument(r.Handler)
 }
+
+const callReceivedPath = "/api/mind/telephony/callReceived"
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }

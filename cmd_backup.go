@@ -1,0 +1,163 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/enneo-edge/enneo-edge/config"
+)
+
+// runBackup copies the running server's database to a file: the server
+// streams a consistent snapshot (GET /edge/v1/backup), and the copy is
+// checked before it takes the file's name, so FILE is either a good backup
+// or absent.
+func runBackup(args []string) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	cfgPath := fs.String("config", config.DefaultPath, "TOML config file of the running server")
+	url := fs.String("url", "", "server base URL (default: from server.listen)")
+	token := fs.String("token", "", "API token (default: $ENNEO_EDGE_TOKEN, then the first of auth.tokens)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token TOKEN] FILE")
+	}
+	dest := fs.Arg(0)
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	tok := firstNonEmpty(*token, os.Getenv("ENNEO_EDGE_TOKEN"))
+	if tok == "" && len(cfg.Auth.Tokens) > 0 {
+		tok = cfg.Auth.Tokens[0]
+	}
+	if tok == "" {
+		return errors.New("no API token: pass -token, set ENNEO_EDGE_TOKEN or configure auth.tokens")
+	}
+	base := *url
+	if base == "" {
+		base = urlFromListen(cfg)
+	}
+	client, err := backupClient(cfg, *timeout)
+	if err != nil {
+		return err
+	}
+	n, err := download(client, strings.TrimSuffix(base, "/")+"/edge/v1/backup", tok, dest)
+	if err != nil {
+		return err
+	}
+	summary, err := checkFile(dest + ".partial")
+	if err != nil {
+		_ = os.Remove(dest + ".partial")
+		return fmt.Errorf("backup copy failed its check, nothing kept: %w", err)
+	}
+	if err := os.Rename(dest+".partial", dest); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dest)); err != nil {
+		return err
+	}
+	fmt.Printf("backup %s: %d bytes, checked: %s", dest, n, strings.TrimPrefix(summary, dest+".partial: "))
+	return nil
+}
+
+// download writes the snapshot to dest.partial and fsyncs it.
+func download(client *http.Client, url, tok, dest string) (int64, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("backup: is the server running? %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("backup: server answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	f, err := os.OpenFile(dest+".partial", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	n, err := io.Copy(f, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(dest + ".partial")
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// urlFromListen reaches the server the config describes from this host.
+func urlFromListen(cfg config.Config) string {
+	host, port, _ := net.SplitHostPort(cfg.Server.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if cfg.Server.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// backupClient trusts the system roots plus the server's own certificate,
+// so a self-signed appliance certificate works.
+func backupClient(cfg config.Config, timeout time.Duration) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.Server.TLSCertFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(cfg.Server.TLSCertFile)
+		if err != nil {
+			return nil, fmt.Errorf("server.tls_cert_file: %w", err)
+		}
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("backup: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

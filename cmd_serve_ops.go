@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/enneo-edge/enneo-edge/config"
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/sdnotify"
+	"github.com/enneo-edge/enneo-edge/server"
+	"github.com/enneo-edge/enneo-edge/tlsconf"
+)
+
+// precheck refuses a damaged database before serve opens it for writing,
+// so the file stays exactly as it was for the operator.
+func precheck(path string) error {
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		return nil // a new database
+	}
+	if _, err := checkFile(path); err != nil {
+		if errors.Is(err, errDamaged) {
+			return fmt.Errorf("%w; the file was left untouched. Run `enneo-edge check %s` for details, and restore from a backup (README: Backup and restore)",
+				err, path)
+		}
+		return err
+	}
+	return nil
+}
+
+// listen opens the listener: plain TCP, or TLS when a certificate is
+// configured. The reloader is nil without TLS.
+func listen(cfg config.Config) (net.Listener, *tlsconf.Reloader, error) {
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.listen: %w", err)
+	}
+	if cfg.Server.TLSCertFile == "" {
+		return ln, nil, nil
+	}
+	rl, err := tlsconf.NewReloader(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, fmt.Errorf("server.tls_cert_file: %w", err)
+	}
+	return tls.NewListener(ln, rl.ServerConfig()), rl, nil
+}
+
+// baseURL is how the process reaches its own listener.
+func baseURL(ln net.Listener, tlsOn bool) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP
+	if host.IsUnspecified() {
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host.String(), fmt.Sprint(addr.Port))
+}
+
+// healthCheck is what feeds the watchdog: the commit loop commits a probe
+// (a full database still proves the loop alive: restarting would not free
+// space) and the listener answers /healthz.
+func healthCheck(store *db.Store, url string) func(context.Context) error {
+	client := &http.Client{Transport: &http.Transport{
+		// Our own listener: the check is that it answers, not who it is.
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+		DisableKeepAlives: true,
+	}}
+	return func(ctx context.Context) error {
+		if err := store.Ready(ctx); err != nil && !errors.Is(err, db.ErrFull) {
+			return fmt.Errorf("database: %w", err)
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", url+"/healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("listener: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("listener: /healthz answered %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// notifyReady tells systemd the service answers, once the listener is
+// proven to, and starts the watchdog when systemd asked for one. The
+// returned stop function ends the watchdog.
+func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), err error) {
+	check := healthCheck(store, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = check(ctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("not ready: %w", err)
+	}
+	if err := sdnotify.Ready(); err != nil {
+		log.Warn("notify systemd", "err", err)
+	}
+	w, err := sdnotify.NewWatchdog(check, log)
+	if err != nil || w == nil {
+		if err != nil {
+			log.Warn("systemd watchdog", "err", err)
+		}
+		return func() {}, nil
+	}
+	wctx, wcancel := context.WithCancel(context.Background())
+	go w.Run(wctx)
+	log.Info("feeding the systemd watchdog while healthy", "interval", w.Interval().String())
+	return func() { wcancel(); w.Close() }, nil
+}
+
+// startAlerts logs outbox pauses, dead letters and an old backlog, and
+// keeps `systemctl status` current. The returned function stops it.
+func startAlerts(store *db.Store, upstream func() server.UpstreamStatus, log *slog.Logger) (stop func()) {
+	a := server.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.Run(ctx)
+	return func() { cancel(); a.Close() }
+}

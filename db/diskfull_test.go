@@ -1,0 +1,63 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestDiskFullRefusesAndRecovers puts the file on a 4 MiB tmpfs (needs
+// root, as CI runs) and fills the disk: the write that finds no space gets
+// ErrFull, not the fatal ErrFailed, and writes succeed again once space is
+// freed.
+func TestDiskFullRefusesAndRecovers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+
+	s := openTest(t, filepath.Join(dir, "edge.db"), Options{})
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var acked []int64
+	var err error
+	for i := 0; i < 5000; i++ {
+		var res CallResult
+		if res, err = s.CreateCall(ctx, testCall(fmt.Sprintf("disk-%d", i), 2000)); err != nil {
+			break
+		}
+		acked = append(acked, res.Answer.TicketID)
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("disk full: want ErrFull, got %v", err)
+	}
+	t.Logf("%d calls fitted before the disk was full: %v", len(acked), err)
+	if s.Failed() != nil {
+		t.Fatalf("a full disk failed the store: %v", s.Failed())
+	}
+	for _, id := range acked {
+		if _, _, err := s.Ticket(id); err != nil {
+			t.Fatalf("acknowledged ticket %d: %v", id, err)
+		}
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateCall(ctx, testCall("after-disk-freed", 2000)); err != nil {
+		t.Fatalf("write after the disk was freed: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+}

@@ -1,0 +1,45 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Fatal is closed when a commit failed with an error that leaves the
+// on-disk state unknown. Every later write answers ErrFailed; the process
+// should answer what is in flight and exit so it restarts from the file.
+func (s *Store) Fatal() <-chan struct{} { return s.fatal }
+
+// isFull reports whether a commit failed only because there was no room:
+// the size cap (bbolt refuses to allocate before writing anything) or a full
+// disk while the new pages were written. Both roll back before the meta page
+// is touched, so the committed state is the previous one and later writes
+// may succeed once space returns.
+func isFull(err error) bool {
+	return errors.Is(err, berrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOSPC)
+}
+
+// hasBuckets makes sure a file opened read-only is an enneo-edge database.
+func hasBuckets(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s missing (not an enneo-edge database?)", name)
+		}
+	}
+	return nil
+}
+
+// openBolt opens the file and turns a bbolt panic on a damaged file into an
+// error, so the operator reads what to do instead of a stack trace.
+func openBolt(path string, o *bolt.Options) (b *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}

@@ -1,0 +1,80 @@
+package db
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	json "github.com/goccy/go-json"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// maxQueueScan bounds how many of the newest queue entries a status read
+// looks at: entries wait minutes, not days, so the waiting ones are among
+// the newest, and the status page must stay cheap on a large file.
+const maxQueueScan = 20000
+
+// QueueStatus counts the queue entries waiting for an agent.
+type QueueStatus struct {
+	Waiting       int        `json:"waiting"`
+	OldestWaiting *time.Time `json:"oldestWaitingSince"`
+	// Partial is true when only the newest maxQueueScan entries were read.
+	Partial bool `json:"partial"`
+}
+
+// Presences returns up to limit agents with their routing status, in user
+// ID order.
+func (s *Store) Presences(limit int) ([]model.Presence, error) {
+	out := []model.Presence{}
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPresence).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var p model.Presence
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("decode presence of %d: %w", fromU64(k), err)
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WaitingQueue counts the entries waiting for an agent and finds the
+// oldest, scanning from the newest entry backwards.
+func (s *Store) WaitingQueue() (QueueStatus, error) {
+	var st QueueStatus
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketQueues).Cursor()
+		n := 0
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if n++; n > maxQueueScan {
+				st.Partial = true
+				break
+			}
+			var q model.QueueEntry
+			if err := json.Unmarshal(v, &q); err != nil {
+				return fmt.Errorf("decode queue entry %d: %w", fromU64(k), err)
+			}
+			if q.Status != model.QueueWaitingForAgent {
+				continue
+			}
+			st.Waiting++
+			at := q.CreatedAt
+			st.OldestWaiting = &at
+		}
+		return nil
+	})
+	return st, err
+}
+
+// FileSize is the database file's size on disk in bytes.
+func (s *Store) FileSize() (int64, error) {
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", s.path, err)
+	}
+	return st.Size(), nil
+}

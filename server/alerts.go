@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+// Alerts watches the outbox and the forwarder and says so in the log when
+// an operator must act: forwarding paused (central refused the
+// credentials), new dead letters, a backlog growing old. It also keeps a
+// one-line summary for `systemctl status`.
+type Alerts struct {
+	store    *db.Store
+	upstream func() UpstreamStatus
+	log      *slog.Logger
+	every    time.Duration
+	oldAfter time.Duration // backlog age that earns a warning
+	summary  func(string)
+
+	paused      bool
+	deadLetters int64
+	old         bool
+	done        chan struct{}
+}
+
+// NewAlerts builds the watcher: it looks every interval and warns when the
+// oldest pending record is older than oldAfter. upstream may be nil (no
+// forwarder yet); summary, when set, receives a status line each round
+// (sdnotify.Status).
+func NewAlerts(store *db.Store, upstream func() UpstreamStatus, log *slog.Logger, every, oldAfter time.Duration, summary func(string)) *Alerts {
+	if upstream == nil {
+		upstream = func() UpstreamStatus { return UpstreamStatus{} }
+	}
+	return &Alerts{store: store, upstream: upstream, log: log, every: every, oldAfter: oldAfter,
+		summary: summary, done: make(chan struct{})}
+}
+
+// Run checks every interval until ctx ends.
+func (a *Alerts) Run(ctx context.Context) {
+	defer close(a.done)
+	t := time.NewTicker(a.every)
+	defer t.Stop()
+	for {
+		a.check()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close waits for Run to return; start Run and cancel its context first.
+func (a *Alerts) Close() { <-a.done }
+
+// check compares the state with the last round and logs the changes only,
+// so a paused forwarder is one warning, not one a minute.
+func (a *Alerts) check() {
+	up := a.upstream()
+	if up.Paused && !a.paused {
+		a.log.Warn("forwarding to central paused: central refused the edge's credentials; calls are still answered and kept in the outbox",
+			"reason", up.PauseReason)
+	} else if !up.Paused && a.paused {
+		a.log.Info("forwarding to central resumed")
+	}
+	a.paused = up.Paused
+	if up.DeadLetters > a.deadLetters {
+		a.log.Warn("outbox records dead-lettered: central refused them; see GET /edge/v1/outbox",
+			"new", up.DeadLetters-a.deadLetters, "total", up.DeadLetters)
+	}
+	a.deadLetters = up.DeadLetters
+
+	st, err := a.store.OutboxStatus()
+	if err != nil {
+		a.log.Warn("read outbox status", "err", err)
+		return
+	}
+	age := time.Duration(st.OldestPendingAge * float64(time.Second))
+	old := up.Configured && st.Pending > 0 && age > a.oldAfter
+	if old && !a.old {
+		a.log.Warn("outbox backlog is getting old: central has not taken records for a while",
+			"pending", st.Pending, "oldest", age.Round(time.Second).String(), "reachable", up.Reachable)
+	} else if !old && a.old {
+		a.log.Info("outbox backlog is moving again", "pending", st.Pending)
+	}
+	a.old = old
+	if a.summary != nil {
+		a.summary(summaryLine(st, up))
+	}
+}
+
+func summaryLine(st db.OutboxStatus, up UpstreamStatus) string {
+	switch {
+	case !up.Configured:
+		return fmt.Sprintf("answering calls; air-gapped, %d records kept for central", st.Pending)
+	case up.Paused:
+		return fmt.Sprintf("answering calls; forwarding PAUSED (%s), %d pending", up.PauseReason, st.Pending)
+	default:
+		return fmt.Sprintf("answering calls; outbox %d pending, oldest %.0f s, %d dead letters",
+			st.Pending, st.OldestPendingAge, up.DeadLetters)
+	}
+}

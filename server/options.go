@@ -1,0 +1,34 @@
+package server
+
+import "time"
+
+// Option adds an optional part to a Server built by New.
+type Option func(*Server)
+
+// WithMetrics makes the server record into m (built by NewMetrics before
+// the store, so the store's commit hook can feed it). Without it the
+// server makes its own.
+func WithMetrics(m *Metrics) Option { return func(s *Server) { s.metrics = m } }
+
+// WithUpstream tells the status page and /metrics how the forwarder to
+// central is doing. Without it the upstream is shown as not configured.
+func WithUpstream(f func() UpstreamStatus) Option { return func(s *Server) { s.upstream = f } }
+
+// WithVersion names the running build on the status page.
+func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
+
+// UpstreamStatus is what the forwarder to central reports about itself.
+// The forwarder (upstream/) fills it; until it exists only Configured is
+// known.
+type UpstreamStatus struct {
+	Configured bool `json:"configured"`
+	// Reachable is nil while nothing was tried yet.
+	Reachable   *bool     `json:"reachable"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastContact time.Time `json:"lastContact,omitzero"`
+	// Paused is true after central refused the edge's credentials
+	// (401/403): nothing is forwarded until an operator acts.
+	Paused      bool   `json:"paused"`
+	PauseReason string `json:"pauseReason,omitempty"`
+	DeadLetters int64  `json:"deadLetters"`
+}
