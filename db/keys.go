@@ -14,9 +14,14 @@ var (
 	bucketCustomersByPhone = []byte("customers_by_phone")    // E.164 \x00 customer ID -> nil
 	bucketCustomersByContr = []byte("customers_by_contract") // contract ID -> customer ID
 	bucketMeta             = []byte("meta")
+	bucketOutboxKeys       = []byte("outbox_keys")  // order key + seq -> nil (see forward.go)
+	bucketOutboxTries      = []byte("outbox_tries") // seq -> failed attempts of a pending record
+	bucketDeadLetters      = []byte("dead_letters") // seq -> DeadLetter
+	bucketSynced           = []byte("synced")       // syncedAt + ticket ID -> nil, for retention
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
-		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta}
+		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced}
 )
 
 // Keys in the meta bucket.
@@ -24,6 +29,8 @@ var (
 	metaAPIToken      = []byte("api_token")
 	metaOutboxPending = []byte("outbox_pending")
 	metaReadyProbe    = []byte("ready_probe")
+	metaOutboxDead    = []byte("outbox_dead")   // dead letter count
+	metaOutboxPaused  = []byte("outbox_paused") // PauseState JSON while central refuses our token
 )
 
 // IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is
