@@ -67,6 +67,10 @@ func runServe(args []string) error {
 		ReadBufferBytes: cfg.Server.ReadBufferBytes,
 		MaxConnections:  cfg.Server.MaxConnections,
 	})
+	stopSync := startSync(cfg, store, srv, log)
+	// Registered after the store's close, so it runs before it: the
+	// forwarder and pruner stop before the commit loop does.
+	defer stopSync()
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)

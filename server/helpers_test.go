@@ -29,6 +29,7 @@ type env struct {
 	url    string
 	store  *db.Store
 	client *http.Client
+	srv    *Server
 }
 
 type authOptions = auth.Options
@@ -77,7 +78,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 			t.Error(err)
 		}
 	})
-	return &env{t: t, url: "http://" + ln.Addr().String(), store: store, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &env{t: t, url: "http://" + ln.Addr().String(), store: store, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, srv: srv}
 }
 
 // answer is a decoded JSON response.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -42,6 +43,8 @@ type Server struct {
 	log    *slog.Logger
 	limits Limits
 	http   *fasthttp.Server
+
+	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
 }
 
 // New builds a server from its dependencies; Serve starts it.
@@ -89,6 +92,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.DELETE("/edge/v1/customers/{id}", s.authed(s.deleteCustomer))
 	r.GET("/edge/v1/tickets/{id}", s.authed(s.getTicket))
 	r.GET("/edge/v1/outbox", s.authed(s.outbox))
+	r.GET("/edge/v1/outbox/dead", s.authed(s.deadLetters))
+	r.POST("/edge/v1/outbox/dead/retry", s.authed(s.retryAllDeadLetters))
+	r.POST("/edge/v1/outbox/dead/{seq}/retry", s.authed(s.retryDeadLetter))
 	return r.Handler
 }
 
