@@ -99,13 +99,6 @@ func (c *central) got() []received {
 	return append([]received(nil), c.accepted...)
 }
 
-// edge is a real store with a forwarder pointed at a central.
-type edge struct {
-	store *db.Store
-	fwd   *Forwarder
-	stop  func()
-}
-
 func newStore(t *testing.T) *db.Store {
 	t.Helper()
 	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 9})

@@ -81,6 +81,7 @@ func (s *syncBuffer) String() string {
 // config is what a test sets in a process's config file.
 type config struct {
 	dir         string
+	listen      string // "" = a free loopback port
 	site        int
 	token       string
 	upstreamURL string // "" = air-gapped (a hub)
@@ -93,16 +94,19 @@ func writeConfig(t *testing.T, c config) string {
 	if c.workers == 0 {
 		c.workers = 4
 	}
+	if c.listen == "" {
+		c.listen = "127.0.0.1:0"
+	}
 	path := filepath.Join(c.dir, "enneo-edge.toml")
 	cfg := fmt.Sprintf(`[server]
-listen = "127.0.0.1:0"
+listen = %q
 [storage]
 path = %q
 [site]
 id = %d
 [auth]
 tokens = [%q]
-`, filepath.Join(c.dir, "edge.db"), c.site, c.token)
+`, c.listen, filepath.Join(c.dir, "edge.db"), c.site, c.token)
 	if c.upstreamURL != "" {
 		cfg += fmt.Sprintf(`[upstream]
 url = %q
