@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/upstream"
 )
 
@@ -46,6 +47,12 @@ func (s *Server) outbox(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
+	if head == nil {
+		head = []db.OutboxRecord{}
+	}
+	if dead == nil {
+		dead = []db.DeadLetter{}
+	}
 	var fwd any
 	if ref := s.forwarder.Load(); ref != nil {
 		fwd = ref.f.Status()
@@ -69,6 +76,9 @@ func (s *Server) deadLetters(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		s.writeError(ctx, err)
 		return
+	}
+	if dead == nil {
+		dead = []db.DeadLetter{}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "total": total, "deadLetters": dead})
 }

@@ -382,3 +382,18 @@ func TestOutageProbesThenDrains(t *testing.T) {
 	}
 	t.Logf("%d requests during the outage (probes), then %d delivered", hits, len(got))
 }
+
+// TestCallWithoutChannelIDIsSentWithTheEdgesOne: the PBX gave no
+// channelId, so the edge made one; central gets it and can recognise a
+// re-send by it.
+func TestCallWithoutChannelIDIsSentWithTheEdgesOne(t *testing.T) {
+	c := newCentral(t)
+	s := newStore(t)
+	id := newCall(t, s, "")
+	startForwarder(t, s, nil, fastOptions(c.url()))
+	waitFor(t, "the delivery", func() bool { return pending(t, s).Pending == 0 })
+	got := c.got()
+	if want := fmt.Sprintf("edge-%d", id); len(got) != 1 || got[0].Body["channelId"] != want {
+		t.Fatalf("central got %v, want one callReceived with channelId %s", got, want)
+	}
+}

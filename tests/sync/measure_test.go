@@ -26,7 +26,7 @@ func TestMeasureBacklog(t *testing.T) {
 	hubAddr := freePort(t) // nothing listens yet: central is away
 	dir := t.TempDir()
 	cfg := writeConfig(t, config{dir: dir, site: edgeSite, token: edgeToken, workers: workers,
-		upstreamURL: "http://" + hubAddr + "/api/mind", extra: "backoff_max = \"1s\"\n"})
+		upstreamURL: "http://" + hubAddr + "/api/mind"})
 	edge := start(t, cfg, edgeToken)
 	time.Sleep(500 * time.Millisecond)
 	t.Logf("RSS at start: %s", rss(t, edge))
@@ -68,7 +68,9 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// rss reads the process's resident set size (and its peak) from /proc.
+// rss reads the process's resident set size, its peak, and how much of it
+// is heap and stacks (RssAnon) versus pages of the mmapped database file
+// (RssFile, page cache the kernel can drop) from /proc.
 func rss(t *testing.T, p *proc) string {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
@@ -76,7 +78,7 @@ func rss(t *testing.T, p *proc) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var cur, peak string
+	var cur, peak, anon, file string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
@@ -86,6 +88,12 @@ func rss(t *testing.T, p *proc) string {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			peak = strings.TrimSpace(v)
 		}
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			anon = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			file = strings.TrimSpace(v)
+		}
 	}
-	return cur + " (peak " + peak + ")"
+	return fmt.Sprintf("%s (anon %s, db file %s; peak %s)", cur, anon, file, peak)
 }
