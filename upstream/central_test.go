@@ -43,7 +43,7 @@ type central struct {
 	accepted []received
 }
 
-func newCentral(t *testing.T) *central {
+func newCentral(t testing.TB) *central {
 	c := &central{byChan: map[string]int64{}, next: 5000}
 	c.tokenOK.Store(true)
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
@@ -99,7 +99,7 @@ func (c *central) got() []received {
 	return append([]received(nil), c.accepted...)
 }
 
-func newStore(t *testing.T) *db.Store {
+func newStore(t testing.TB) *db.Store {
 	t.Helper()
 	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 9})
 	if err != nil {
@@ -122,7 +122,7 @@ func fastOptions(url string) Options {
 		MaxAttempts: 3, Poll: 5 * time.Millisecond}
 }
 
-func startForwarder(t *testing.T, s *db.Store, clock Clock, o Options) *Forwarder {
+func startForwarder(t testing.TB, s *db.Store, clock Clock, o Options) *Forwarder {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := New(s, nil, log, clock, o)
@@ -132,7 +132,7 @@ func startForwarder(t *testing.T, s *db.Store, clock Clock, o Options) *Forwarde
 	return f
 }
 
-func newCall(t *testing.T, s *db.Store, channel string) int64 {
+func newCall(t testing.TB, s *db.Store, channel string) int64 {
 	t.Helper()
 	res, err := s.CreateCall(context.Background(), db.NewCall{Call: model.Call{
 		Routing: model.RoutingNative, Direction: model.DirectionIn, Status: model.StatusOpen, ChannelID: channel}})
