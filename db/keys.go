@@ -16,7 +16,7 @@ var (
 	bucketMeta             = []byte("meta")
 	bucketOutboxKeys       = []byte("outbox_keys")  // order key + seq -> nil (see forward.go)
 	bucketOutboxTries      = []byte("outbox_tries") // seq -> failed attempts of a pending record
-	bucketDeadLetters      = []byte("dead_letters") // seq -> DeadLetter
+	bucketDeadLetters      = []byte("dead_letters") // order key + seq -> DeadLetter
 	bucketSynced           = []byte("synced")       // syncedAt + ticket ID -> nil, for retention
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,

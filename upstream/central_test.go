@@ -33,14 +33,17 @@ type received struct {
 type central struct {
 	srv      *httptest.Server
 	tokenOK  atomic.Bool
-	down     atomic.Bool                   // answer 503 to everything
-	refuse   func(body map[string]any) int // status to answer instead of 200, 0 = accept
+	down     atomic.Bool // answer 503 to everything
 	requests atomic.Int64
 
-	mu       sync.Mutex
-	byChan   map[string]int64
-	next     int64
-	accepted []received
+	mu sync.Mutex
+	// refuse is the status to answer instead of 200 (0 = accept), sent
+	// with retryAfter as Retry-After when that is set.
+	refuse     func(body map[string]any) int
+	retryAfter string
+	byChan     map[string]int64
+	next       int64
+	accepted   []received
 }
 
 func newCentral(t testing.TB) *central {
@@ -69,15 +72,18 @@ func (c *central) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"success":false,"error":"not json"}`, http.StatusBadRequest)
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.refuse != nil {
 		if code := c.refuse(body); code != 0 {
+			if c.retryAfter != "" {
+				w.Header().Set("Retry-After", c.retryAfter)
+			}
 			w.WriteHeader(code)
 			_, _ = w.Write([]byte(`{"success":false,"error":"phone: invalid"}`))
 			return
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.accepted = append(c.accepted, received{r.Method, strings.TrimPrefix(r.URL.Path, "/api/mind"), body})
 	if strings.HasSuffix(r.URL.Path, "/callReceived") {
 		ch, _ := body["channelId"].(string)
@@ -91,6 +97,20 @@ func (c *central) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"success":true}`))
+}
+
+// misbehave sets what central answers instead of accepting (see refuse).
+func (c *central) misbehave(refuse func(body map[string]any) int, retryAfter string) {
+	c.mu.Lock()
+	c.refuse, c.retryAfter = refuse, retryAfter
+	c.mu.Unlock()
+}
+
+// centralID is the ticket central gave channel ch, 0 if none.
+func (c *central) centralID(ch string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byChan[ch]
 }
 
 func (c *central) got() []received {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,7 +150,7 @@ func TestFollowUpsReachCentralInOrderWithCentralIDs(t *testing.T) {
 		if local[int64(tid)] {
 			t.Fatalf("%s of %s carried the local ticket ID %d", kind, ch, int64(tid))
 		}
-		if want := c.byChan[ch]; int64(tid) != want {
+		if want := c.centralID(ch); int64(tid) != want {
 			t.Fatalf("%s of %s carried ticket %d, central's is %d", kind, ch, int64(tid), want)
 		}
 	}
@@ -164,20 +165,21 @@ func TestFollowUpsReachCentralInOrderWithCentralIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tk.CentralID != c.byChan[tk.ChannelID] || tk.Forwarding.State != model.ForwardSynced {
-			t.Fatalf("ticket %d: central %d (want %d), forwarding %+v", id, tk.CentralID, c.byChan[tk.ChannelID], tk.Forwarding)
+		want := c.centralID(tk.ChannelID)
+		if tk.CentralID != want || tk.Forwarding.State != model.ForwardSynced {
+			t.Fatalf("ticket %d: central %d (want %d), forwarding %+v", id, tk.CentralID, want, tk.Forwarding)
 		}
 	}
 }
 
 func TestRefusedRecordsAreDeadLetteredOthersDelivered(t *testing.T) {
 	c := newCentral(t)
-	c.refuse = func(b map[string]any) int {
+	c.misbehave(func(b map[string]any) int {
 		if ch, _ := b["channelId"].(string); strings.HasPrefix(ch, "bad") {
 			return http.StatusUnprocessableEntity
 		}
 		return 0
-	}
+	}, "")
 	s := newStore(t)
 	var bad []int64
 	for i := range 10 {
@@ -228,7 +230,7 @@ func TestRefusedRecordsAreDeadLetteredOthersDelivered(t *testing.T) {
 		}
 	}
 	// Central is fixed; an operator retries everything; all goes through.
-	c.refuse = nil
+	c.misbehave(nil, "")
 	if n, err := s.RetryAllDead(context.Background()); err != nil || n != 2*len(bad) {
 		t.Fatalf("retry-all moved %d, %v", n, err)
 	}
@@ -395,5 +397,90 @@ func TestCallWithoutChannelIDIsSentWithTheEdgesOne(t *testing.T) {
 	got := c.got()
 	if want := fmt.Sprintf("edge-%d", id); len(got) != 1 || got[0].Body["channelId"] != want {
 		t.Fatalf("central got %v, want one callReceived with channelId %s", got, want)
+	}
+}
+
+// TestLateFollowUpOfDeadCallIsParked: a follow-up appended after its
+// callReceived was dead-lettered cannot be sent (no central ID); it is
+// parked beside it, and retrying the callReceived sends both, in order.
+// A follow-up of a ticket the edge does not hold is dead-lettered.
+func TestLateFollowUpOfDeadCallIsParked(t *testing.T) {
+	c := newCentral(t)
+	s := newStore(t)
+	ctx := context.Background()
+	id := newCall(t, s, "late")
+	if err := s.DeadLetter(ctx, 1, db.DeadReason{Status: 422, Reason: "refused"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range []int64{id, 1000900099999999} {
+		_, err := s.AppendOutbox(ctx, db.OutboxRecord{Kind: db.KindCallCompleted, TicketID: tid,
+			Body: fmt.Appendf(nil, `{"ticketId":%d,"channelId":"late"}`, tid)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	startForwarder(t, s, nil, fastOptions(c.url()))
+	waitFor(t, "the follow-ups to be set aside", func() bool { return pending(t, s).Pending == 0 })
+	if n := c.requests.Load(); n != 0 {
+		t.Fatalf("central got %d requests, want none", n)
+	}
+	dls, _, err := s.DeadLetters(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range dls {
+		got = append(got, fmt.Sprintf("%d parked=%v %s", d.Seq, d.Parked, d.Reason))
+	}
+	want := "[1 parked=false refused 2 parked=true its ticket has no central ID (callReceived dead-lettered); retry that one 3 parked=false ticket 1000900099999999 is not stored at the edge]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("dead letters\n got %v\nwant %s", got, want)
+	}
+	if n, err := s.RetryDead(ctx, 1); err != nil || n != 2 {
+		t.Fatalf("retry moved %d, %v; want the callReceived and its parked follow-up", n, err)
+	}
+	waitFor(t, "the retried records", func() bool { return pending(t, s).Pending == 0 })
+	rs := c.got()
+	if len(rs) != 2 || rs[0].Path != "/telephony/callReceived" || rs[1].Path != "/telephony/callCompleted" ||
+		rs[1].Body["ticketId"] != float64(c.centralID("late")) {
+		t.Fatalf("central got %+v", rs)
+	}
+}
+
+// TestTooManyRequestsHonoursRetryAfter: a 429 with Retry-After holds the
+// whole queue for that long (on the injected clock), then it drains.
+func TestTooManyRequestsHonoursRetryAfter(t *testing.T) {
+	c := newCentral(t)
+	var limited atomic.Bool
+	limited.Store(true)
+	c.misbehave(func(map[string]any) int {
+		if limited.Load() {
+			return http.StatusTooManyRequests
+		}
+		return 0
+	}, "3600")
+	s := newStore(t)
+	for i := range 3 {
+		newCall(t, s, fmt.Sprintf("r-%d", i))
+	}
+	clk := &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	o := fastOptions(c.url())
+	o.Workers = 1
+	f := startForwarder(t, s, clk, o)
+	waitFor(t, "the hold", func() bool {
+		st := f.Status()
+		return st.RetryAt != nil && st.InFlight == 0 && clk.waiting(clk.Now().Add(time.Hour))
+	})
+	if n := c.requests.Load(); n != 1 {
+		t.Fatalf("%d requests before Retry-After ran out, want 1", n)
+	}
+	if at := f.Status().RetryAt; !at.Equal(clk.Now().Add(time.Hour)) {
+		t.Fatalf("next try at %s, want an hour after %s", at, clk.Now())
+	}
+	limited.Store(false)
+	clk.advance(time.Hour)
+	waitFor(t, "the drain", func() bool { return pending(t, s).Pending == 0 })
+	if n := len(c.got()); n != 3 {
+		t.Fatalf("central accepted %d, want 3", n)
 	}
 }
