@@ -109,10 +109,11 @@ type Ready struct {
 	// record per key in flight.
 	Key   string
 	Tries Tries
-	// CentralID is the central ID of the record's ticket, 0 while unknown.
+	// CentralID is the central ID of a follow-up's ticket, 0 while
+	// unknown (and for callReceived and routingStatus, which need none).
 	CentralID int64
-	// TicketState is the ticket's forwarding state, "" when the edge does
-	// not hold the ticket.
+	// TicketState is a follow-up's ticket's forwarding state, "" when the
+	// edge does not hold the ticket.
 	TicketState string
 }
 
@@ -146,7 +147,8 @@ func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, 
 					return fmt.Errorf("decode tries of outbox record %d: %w", r.Seq, err)
 				}
 			}
-			if r.Kind != KindRoutingStatus {
+			if r.Kind != KindRoutingStatus && r.Kind != KindCallReceived {
+				// Only follow-ups need their ticket: its central ID.
 				t, err := getTicket(tx, RecordTicket(r))
 				switch {
 				case err == nil:
