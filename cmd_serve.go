@@ -35,8 +35,6 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
-	// The forwarder (upstream/) replaces this with its own report.
-	upstream := func() server.UpstreamStatus { return server.UpstreamStatus{Configured: cfg.Upstream.URL != ""} }
 	if err := precheck(cfg.Storage.Path); err != nil {
 		return err
 	}
@@ -64,6 +62,11 @@ func runServe(args []string) error {
 		}
 	}()
 
+	syncer, err := newSyncer(cfg, store, metrics, log)
+	if err != nil {
+		return fmt.Errorf("upstream.ca_file: %w", err)
+	}
+	upstream := syncer.status
 	tokens, err := apiTokens(cfg, store, os.Stdout)
 	if err != nil {
 		return err
@@ -95,6 +98,10 @@ func runServe(args []string) error {
 		stopTimers()
 		timers.Close()
 	}()
+	stopSync := syncer.start(srv)
+	// Registered after the store's close, so it runs before it: the
+	// forwarder and pruner stop before the commit loop does.
+	defer stopSync()
 	ln, certs, err := listen(cfg)
 	if err != nil {
 		return err

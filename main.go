@@ -18,6 +18,8 @@ Usage:
   enneo-edge check   [-config FILE] [DBFILE]  verify a database file (read-only)
   enneo-edge backup  [-config FILE] [-token TOKEN] FILE
                                            copy the running server's database to FILE
+  enneo-edge outbox  [-config FILE] list|retry SEQ|retry-all
+                                           forwarding backlog and dead letters (via the running server)
   enneo-edge version                       print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
@@ -40,6 +42,8 @@ func main() {
 		err = runCheck(args)
 	case "backup":
 		err = runBackup(args)
+	case "outbox":
+		err = runOutbox(args)
 	case "version", "-version", "--version":
 		fmt.Println("enneo-edge", version)
 	case "help", "-h", "-help", "--help":

@@ -29,29 +29,32 @@ const (
 	kib = 1 << 10
 	mib = 1 << 20
 
-	minMaxBodyBytes    = 1 * kib
-	maxMaxBodyBytes    = 64 * mib
-	minReadBufferBytes = 4 * kib
-	maxReadBufferBytes = 1 * mib
-	maxJWTLeeway       = 10 * time.Minute
-	minTokenChars      = 16
-	minMaxSizeBytes    = 1 * mib
-	minJWTSecretBytes  = 32
-	maxSiteID          = 9999
-	maxUpstreamWorkers = 64
-	upstreamPathSuffix = "/api/mind"
+	minMaxBodyBytes     = 1 * kib
+	maxMaxBodyBytes     = 64 * mib
+	minReadBufferBytes  = 4 * kib
+	maxReadBufferBytes  = 1 * mib
+	maxJWTLeeway        = 10 * time.Minute
+	minTokenChars       = 16
+	minMaxSizeBytes     = 1 * mib
+	minJWTSecretBytes   = 32
+	maxSiteID           = 9999
+	maxUpstreamWorkers  = 64
+	maxUpstreamAttempts = 100
+	minRetention        = time.Minute
+	upstreamPathSuffix  = "/api/mind"
 )
 
 // Config is the complete enneo-edge configuration. Obtain one from [Load]
 // (or [Default] in tests) and call [Config.Validate] before use if it was
 // built or changed by hand.
 type Config struct {
-	Server   Server   `toml:"server"`
-	Storage  Storage  `toml:"storage"`
-	Site     Site     `toml:"site"`
-	Auth     Auth     `toml:"auth"`
-	Upstream Upstream `toml:"upstream"`
-	Routing  Routing  `toml:"routing"`
+	Server    Server    `toml:"server"`
+	Storage   Storage   `toml:"storage"`
+	Site      Site      `toml:"site"`
+	Auth      Auth      `toml:"auth"`
+	Upstream  Upstream  `toml:"upstream"`
+	Retention Retention `toml:"retention"`
+	Routing   Routing   `toml:"routing"`
 }
 
 // Server configures the local HTTP listener that answers the telephony API.
@@ -143,6 +146,25 @@ type Upstream struct {
 	// CAFile is a PEM bundle of the site's private CA that central's
 	// certificate is verified against, instead of the system roots.
 	CAFile string `toml:"ca_file"`
+	// Timeout bounds one request to central.
+	Timeout Duration `toml:"timeout"`
+	// BackoffMin and BackoffMax bound the jittered exponential delay
+	// between retries after network errors, timeouts, 429 and 5xx.
+	BackoffMin Duration `toml:"backoff_min"`
+	BackoffMax Duration `toml:"backoff_max"`
+	// PausedRetry is how often a queue paused by 401/403 probes central.
+	PausedRetry Duration `toml:"paused_retry"`
+	// MaxAttempts is how often a record central refuses with another 4xx
+	// is tried before it is dead-lettered (1..100).
+	MaxAttempts int `toml:"max_attempts"`
+}
+
+// Retention says how long the edge keeps what central already has.
+type Retention struct {
+	// Synced is how long a ticket is kept after all its records reached
+	// central (for PBX repeats and lookups); 0 keeps tickets forever.
+	// Tickets not yet synced are never deleted.
+	Synced Duration `toml:"synced"`
 }
 
 // Routing configures the edge's distributor for routing=native calls.
@@ -220,7 +242,12 @@ func Default() Config {
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
 		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
 		Upstream: Upstream{
-			Workers: 4,
+			Workers:     4,
+			Timeout:     Duration{10 * time.Second},
+			BackoffMin:  Duration{time.Second},
+			BackoffMax:  Duration{5 * time.Minute},
+			PausedRetry: Duration{30 * time.Second},
+			MaxAttempts: 3,
 		},
 		Routing: Routing{
 			RingTimeout:       Duration{20 * time.Second},
@@ -229,6 +256,7 @@ func Default() Config {
 			DefaultHandleTime: Duration{3 * time.Minute},
 			TimerInterval:     Duration{time.Second},
 		},
+		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}},
 	}
 }
 
@@ -422,6 +450,30 @@ func (c *Config) Validate() error {
 	}
 	if u.Workers < 1 || u.Workers > maxUpstreamWorkers {
 		add("upstream.workers", "must be between 1 and %d, got %d", maxUpstreamWorkers, u.Workers)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"upstream.timeout", u.Timeout},
+		{"upstream.backoff_min", u.BackoffMin},
+		{"upstream.backoff_max", u.BackoffMax},
+		{"upstream.paused_retry", u.PausedRetry},
+	} {
+		if d.v.Duration <= 0 {
+			add(d.key, "must be positive, got %s", d.v)
+		}
+	}
+	if u.BackoffMax.Duration < u.BackoffMin.Duration {
+		add("upstream.backoff_max", "must not be below upstream.backoff_min (%s), got %s", u.BackoffMin, u.BackoffMax)
+	}
+	if u.MaxAttempts < 1 || u.MaxAttempts > maxUpstreamAttempts {
+		add("upstream.max_attempts", "must be between 1 and %d, got %d", maxUpstreamAttempts, u.MaxAttempts)
+	}
+
+	// retention
+	if r := c.Retention.Synced.Duration; r != 0 && r < minRetention {
+		add("retention.synced", "must be 0 (keep forever) or at least %s, got %s", minRetention, c.Retention.Synced)
 	}
 
 	// routing

@@ -127,7 +127,7 @@ workers = 8
 	want.Server.ReadTimeout = Duration{90 * time.Second}
 	want.Site = Site{ID: 42, PhoneRegion: "AT"}
 	want.Auth.Tokens = []string{"0123456789abcdef", "fedcba9876543210"}
-	want.Upstream = Upstream{URL: "https://central.example/api/mind", Token: "secret-token", Workers: 8}
+	want.Upstream.URL, want.Upstream.Token, want.Upstream.Workers = "https://central.example/api/mind", "secret-token", 8
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", c, want)
 	}
@@ -245,6 +245,11 @@ func TestValidate(t *testing.T) {
 		{"upstream no host", func(c *Config) { c.Upstream.URL, c.Upstream.Token = "https:///api/mind", "t" }, "upstream.url"},
 		{"upstream token space", func(c *Config) { c.Upstream.URL, c.Upstream.Token = "https://c.example/api/mind", "a b" }, "upstream.token"},
 		{"upstream workers zero", func(c *Config) { c.Upstream.Workers = 0 }, "upstream.workers"},
+		{"upstream timeout zero", func(c *Config) { c.Upstream.Timeout = Duration{} }, "upstream.timeout"},
+		{"upstream backoff inverted", func(c *Config) { c.Upstream.BackoffMax = Duration{time.Millisecond} }, "upstream.backoff_max"},
+		{"upstream attempts zero", func(c *Config) { c.Upstream.MaxAttempts = 0 }, "upstream.max_attempts"},
+		{"retention forever", func(c *Config) { c.Retention.Synced = Duration{} }, ""},
+		{"retention too short", func(c *Config) { c.Retention.Synced = Duration{time.Second} }, "retention.synced"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

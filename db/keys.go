@@ -18,10 +18,15 @@ var (
 	bucketWaiting          = []byte("queue_waiting") // queue ID -> tag, createdAt (waitingForAgent entries)
 	bucketAgentsIdle       = []byte("agents_idle")   // idle since, user ID -> nil (routable agents)
 	bucketAgentsOnline     = []byte("agents_online") // user ID -> skill tag IDs (call status not offline)
+	bucketOutboxKeys       = []byte("outbox_keys")   // order key + seq -> nil (see forward.go)
+	bucketOutboxTries      = []byte("outbox_tries")  // seq -> failed attempts of a pending record
+	bucketDeadLetters      = []byte("dead_letters")  // order key + seq -> DeadLetter
+	bucketSynced           = []byte("synced")        // syncedAt + ticket ID -> nil, for retention
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
-		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline}
+		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced}
 )
 
 // Keys in the meta bucket.
@@ -29,7 +34,9 @@ var (
 	metaAPIToken      = []byte("api_token")
 	metaOutboxPending = []byte("outbox_pending")
 	metaReadyProbe    = []byte("ready_probe")
-	metaHandleTimes   = []byte("handle_times") // recent handling times for wait estimates
+	metaHandleTimes   = []byte("handle_times")  // recent handling times for wait estimates
+	metaOutboxDead    = []byte("outbox_dead")   // dead letter count
+	metaOutboxPaused  = []byte("outbox_paused") // PauseState JSON while central refuses our token
 )
 
 // IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is

@@ -44,6 +44,9 @@ func appendOutbox(tx *bolt.Tx, r OutboxRecord) error {
 	if err := putJSON(b, u64(int64(seq)), r, "outbox record"); err != nil {
 		return err
 	}
+	if err := indexOutbox(tx, r); err != nil {
+		return err
+	}
 	return addPending(tx, 1)
 }
 
@@ -63,6 +66,10 @@ type OutboxStatus struct {
 	Pending          int64      `json:"pending"`
 	OldestPendingAt  *time.Time `json:"oldestPendingAt"`
 	OldestPendingAge float64    `json:"oldestPendingAgeSeconds"`
+	// DeadLetters counts records central refused (see DeadLetters).
+	DeadLetters int64 `json:"deadLetters"`
+	// Paused is set while central refuses the edge's credentials.
+	Paused *PauseState `json:"paused"`
 }
 
 // OutboxStatus reports the backlog size and the age of its oldest record.
@@ -71,6 +78,13 @@ func (s *Store) OutboxStatus() (OutboxStatus, error) {
 	err := s.bolt.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(metaOutboxPending); len(v) == 8 {
 			st.Pending = fromU64(v)
+		}
+		if v := tx.Bucket(bucketMeta).Get(metaOutboxDead); len(v) == 8 {
+			st.DeadLetters = fromU64(v)
+		}
+		var err error
+		if st.Paused, err = pausedIn(tx); err != nil {
+			return err
 		}
 		_, v := tx.Bucket(bucketOutbox).Cursor().First()
 		if v == nil {

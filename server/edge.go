@@ -88,15 +88,6 @@ func (s *Server) getTicket(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, model.TicketView{Success: true, Ticket: t, Queue: q})
 }
 
-func (s *Server) outbox(ctx *fasthttp.RequestCtx) {
-	st, err := s.store.OutboxStatus()
-	if err != nil {
-		s.writeError(ctx, err)
-		return
-	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "outbox": st})
-}
-
 // pathParam copies a router parameter out of fasthttp's buffers.
 func pathParam(ctx *fasthttp.RequestCtx, name string) string {
 	v, _ := ctx.UserValue(name).(string)

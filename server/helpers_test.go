@@ -29,6 +29,7 @@ type env struct {
 	url    string
 	store  *db.Store
 	client *http.Client
+	srv    *Server
 }
 
 type authOptions = auth.Options
@@ -84,7 +85,7 @@ func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 			t.Error(err)
 		}
 	})
-	return &env{t: t, url: "http://" + ln.Addr().String(), store: store, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &env{t: t, url: "http://" + ln.Addr().String(), store: store, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, srv: srv}
 }
 
 // answer is a decoded JSON response.

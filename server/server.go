@@ -47,11 +47,12 @@ type Server struct {
 	limits Limits
 	http   *fasthttp.Server
 
-	metrics  *Metrics
-	upstream func() UpstreamStatus
-	version  string
-	started  time.Time
-	pending  atomic.Int64 // calls admitted and not yet answered
+	metrics   *Metrics
+	upstream  func() UpstreamStatus
+	version   string
+	started   time.Time
+	pending   atomic.Int64                 // calls admitted and not yet answered
+	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
 }
 
 // New builds a server from its dependencies; Serve starts it.
@@ -117,6 +118,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.DELETE("/edge/v1/customers/{id}", s.authed(s.deleteCustomer))
 	r.GET("/edge/v1/tickets/{id}", s.authed(s.getTicket))
 	r.GET("/edge/v1/outbox", s.authed(s.outbox))
+	r.GET("/edge/v1/outbox/dead", s.authed(s.deadLetters))
+	r.POST("/edge/v1/outbox/dead/retry", s.authed(s.retryAllDeadLetters))
+	r.POST("/edge/v1/outbox/dead/{seq}/retry", s.authed(s.retryDeadLetter))
 	r.GET("/", s.statusPage)
 	r.GET("/edge/v1/status", s.authed(s.status))
 	r.GET("/edge/v1/backup", s.authed(s.backup))

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enneo-edge/enneo-edge/config"
+)
+
+const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token TOKEN] [-json] list|retry SEQ|retry-all
+
+  list       backlog size and age, forwarder state (paused and why), dead letters with reasons
+  retry SEQ  put dead letter SEQ (and records parked behind it) back into the outbox
+  retry-all  put every dead letter back into the outbox
+
+It talks to the running server's API (/edge/v1/outbox), so it works while
+the server runs. The server is server.listen from the config unless -url is
+given; the token is -token, else $ENNEO_EDGE_TOKEN, else auth.tokens[0].
+`
+
+func runOutbox(args []string) error {
+	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), outboxUsage) }
+	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
+	base := fs.String("url", "", "server base URL (default: from server.listen)")
+	token := fs.String("token", os.Getenv("ENNEO_EDGE_TOKEN"), "API token (default: $ENNEO_EDGE_TOKEN or auth.tokens[0])")
+	asJSON := fs.Bool("json", false, "print the server's JSON answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *base == "" {
+		if *base, err = serverURL(cfg.Server.Listen); err != nil {
+			return err
+		}
+	}
+	if *token == "" && len(cfg.Auth.Tokens) > 0 {
+		*token = cfg.Auth.Tokens[0]
+	}
+	if *token == "" {
+		return errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN (the token printed at first start)")
+	}
+	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: &http.Client{Timeout: 30 * time.Second}}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		rest = []string{"list"}
+	}
+	var (
+		raw []byte
+		out func([]byte) error
+	)
+	switch {
+	case rest[0] == "list" && len(rest) == 1:
+		raw, err = cl.do("GET", "/edge/v1/outbox")
+		out = printOutbox
+	case rest[0] == "retry" && len(rest) == 2:
+		seq, perr := strconv.ParseUint(rest[1], 10, 64)
+		if perr != nil || seq == 0 {
+			return fmt.Errorf("retry: SEQ must be a positive integer, got %q", rest[1])
+		}
+		raw, err = cl.do("POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry")
+		out = printRequeued
+	case rest[0] == "retry-all" && len(rest) == 1:
+		raw, err = cl.do("POST", "/edge/v1/outbox/dead/retry")
+		out = printRequeued
+	default:
+		fmt.Fprint(os.Stderr, outboxUsage)
+		return fmt.Errorf("unknown or incomplete subcommand %q", strings.Join(rest, " "))
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err := os.Stdout.Write(append(raw, '\n'))
+		return err
+	}
+	return out(raw)
+}
+
+// serverURL turns server.listen into a URL to reach the server locally.
+func serverURL(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("server.listen %q: %w", listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("server.listen %q picks a random port: pass -url", listen)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+type outboxClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func (c outboxClient) do(method, path string) ([]byte, error) {
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is enneo-edge running? %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error)
+		}
+		return nil, fmt.Errorf("%s %s: %d", method, path, resp.StatusCode)
+	}
+	return raw, nil
+}
+
+func printRequeued(raw []byte) error {
+	var a struct {
+		Requeued int `json:"requeued"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	fmt.Printf("%d record(s) back in the outbox\n", a.Requeued)
+	return nil
+}
+
+type outboxView struct {
+	Outbox struct {
+		Pending          int64   `json:"pending"`
+		OldestPendingAge float64 `json:"oldestPendingAgeSeconds"`
+		DeadLetters      int64   `json:"deadLetters"`
+		Paused           *struct {
+			Since  time.Time `json:"since"`
+			Status int       `json:"status"`
+			Reason string    `json:"reason"`
+		} `json:"paused"`
+	} `json:"outbox"`
+	Forwarder *struct {
+		Workers        int    `json:"workers"`
+		InFlight       int    `json:"inFlight"`
+		FailuresInARow int    `json:"failuresInARow"`
+		RetryAt        string `json:"retryAt"`
+		Delivered      int64  `json:"delivered"`
+		LastError      string `json:"lastError"`
+	} `json:"forwarder"`
+	DeadLetters []struct {
+		Seq    uint64 `json:"seq"`
+		Record struct {
+			Kind     string `json:"kind"`
+			TicketID int64  `json:"ticketId"`
+			UserID   int64  `json:"userId"`
+		} `json:"record"`
+		Status   int       `json:"status"`
+		Reason   string    `json:"reason"`
+		Attempts int       `json:"attempts"`
+		DeadAt   time.Time `json:"deadAt"`
+		Parked   bool      `json:"parked"`
+	} `json:"deadLetters"`
+}
+
+func printOutbox(raw []byte) error {
+	var v outboxView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	o := v.Outbox
+	fmt.Printf("pending:      %d (oldest %s)\n", o.Pending, (time.Duration(o.OldestPendingAge) * time.Second).String())
+	fmt.Printf("dead letters: %d\n", o.DeadLetters)
+	if o.Paused != nil {
+		fmt.Printf("PAUSED since %s: %s\n", o.Paused.Since.Format(time.RFC3339), o.Paused.Reason)
+	}
+	if f := v.Forwarder; f != nil {
+		fmt.Printf("forwarder:    %d/%d in flight, %d delivered since start, %d failures in a row", f.InFlight, f.Workers, f.Delivered, f.FailuresInARow)
+		if f.RetryAt != "" {
+			fmt.Printf(", next try %s", f.RetryAt)
+		}
+		fmt.Println()
+		if f.LastError != "" {
+			fmt.Printf("last error:   %s\n", f.LastError)
+		}
+	} else {
+		fmt.Println("forwarder:    off (air-gapped: no upstream.url)")
+	}
+	if len(v.DeadLetters) == 0 {
+		return nil
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tKIND\tTICKET/USER\tSTATUS\tTRIES\tDEAD SINCE\tREASON")
+	for _, d := range v.DeadLetters {
+		who := "ticket " + strconv.FormatInt(d.Record.TicketID, 10)
+		if d.Record.Kind == "routingStatus" {
+			who = "user " + strconv.FormatInt(d.Record.UserID, 10)
+		}
+		reason := d.Reason
+		if d.Parked {
+			reason = "(parked) " + reason
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Seq, d.Record.Kind, who, d.Status, d.Attempts, d.DeadAt.Format(time.RFC3339), reason)
+	}
+	if int64(len(v.DeadLetters)) < o.DeadLetters {
+		fmt.Fprintf(tw, "… %d more (GET /edge/v1/outbox/dead?limit=N)\n", o.DeadLetters-int64(len(v.DeadLetters)))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/enneo-edge/enneo-edge/config"
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/retention"
+	"github.com/enneo-edge/enneo-edge/server"
+	"github.com/enneo-edge/enneo-edge/tlsconf"
+	"github.com/enneo-edge/enneo-edge/upstream"
+)
+
+// syncer is the background work beside the server: the forwarder to
+// central (only when upstream.url is set; air-gapped otherwise) and the
+// pruner of synced tickets (unless retention.synced is 0).
+type syncer struct {
+	store  *db.Store
+	fwd    *upstream.Forwarder // nil when air-gapped
+	pruner *retention.Pruner   // nil when tickets are kept forever
+	log    *slog.Logger
+}
+
+// newSyncer builds the forwarder and pruner without starting them, so the
+// server can report their state from its first request.
+func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log *slog.Logger) (*syncer, error) {
+	s := &syncer{store: store, log: log}
+	if u := cfg.Upstream; u.URL != "" {
+		tlsConfig, err := tlsconf.ClientConfig(u.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		s.fwd = upstream.New(store, upstream.NewHTTPClient(u.Workers, tlsConfig), log, nil, upstream.Options{
+			URL: u.URL, Token: u.Token, Workers: u.Workers, Timeout: u.Timeout.Duration,
+			BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
+			PausedRetry: u.PausedRetry.Duration, MaxAttempts: u.MaxAttempts,
+			OnAnswer: metrics.ObserveUpstream,
+		})
+	}
+	if keep := cfg.Retention.Synced.Duration; keep > 0 {
+		s.pruner = retention.New(store, log, keep, 0, nil, nil)
+	}
+	return s, nil
+}
+
+// status is what the status page, the alerts and the watchdog learn about
+// central.
+func (s *syncer) status() server.UpstreamStatus {
+	st := server.UpstreamStatus{Configured: s.fwd != nil}
+	if ob, err := s.store.OutboxStatus(); err == nil {
+		st.DeadLetters = ob.DeadLetters
+	}
+	if s.fwd == nil {
+		return st
+	}
+	f := s.fwd.Status()
+	if f.LastSuccessAt != nil {
+		st.LastContact = *f.LastSuccessAt
+	}
+	if f.FailuresInARow > 0 || f.LastSuccessAt != nil {
+		ok := f.FailuresInARow == 0
+		st.Reachable = &ok
+	}
+	st.LastError = f.LastError
+	st.Paused, st.PauseReason = f.Paused, f.PausedReason
+	return st
+}
+
+// start runs the forwarder and pruner; the returned function stops both
+// and waits for them.
+func (s *syncer) start(srv *server.Server) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var closers []func()
+	if s.fwd != nil {
+		srv.SetForwarder(s.fwd)
+		go s.fwd.Run(ctx)
+		closers = append(closers, s.fwd.Close)
+		s.log.Info("forwarding to central")
+	} else {
+		s.log.Info("air-gapped: no upstream.url, nothing is forwarded; the outbox keeps every record")
+	}
+	if s.pruner != nil {
+		go s.pruner.Run(ctx)
+		closers = append(closers, s.pruner.Close)
+	}
+	return func() {
+		cancel()
+		for _, c := range closers {
+			c()
+		}
+	}
+}

@@ -1,0 +1,311 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	json "github.com/goccy/go-json"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// Order keys: the records of one ticket (and, for presence, of one user)
+// go to central in Seq order; records with different keys are independent.
+// A key is a kind byte and the 8-byte ID. The outbox_keys index holds
+// key+seq for every pending record, so "does this ticket still have
+// records on their way?" is one Seek instead of a walk of the backlog.
+const (
+	keyTicket = 't'
+	keyUser   = 'u'
+	keyLen    = 9
+)
+
+// orderKey returns the key that orders r among the records of its ticket
+// (or user, for routingStatus).
+func orderKey(r OutboxRecord) []byte {
+	k := make([]byte, 0, keyLen)
+	if r.Kind == KindRoutingStatus {
+		return append(append(k, keyUser), u64(r.UserID)...)
+	}
+	return append(append(k, keyTicket), u64(RecordTicket(r))...)
+}
+
+// OrderKey names the ticket or user whose records are forwarded in order
+// with r, e.g. "ticket 1000100000000001" or "user 42".
+func (r OutboxRecord) OrderKey() string {
+	if r.Kind == KindRoutingStatus {
+		return "user " + strconv.FormatInt(r.UserID, 10)
+	}
+	return "ticket " + strconv.FormatInt(RecordTicket(r), 10)
+}
+
+// RecordTicket returns the local ticket a record belongs to: its TicketID,
+// or for follow-ups appended without one, the body's "ticketId".
+func RecordTicket(r OutboxRecord) int64 {
+	if r.TicketID != 0 || r.Kind == KindRoutingStatus {
+		return r.TicketID
+	}
+	var b struct {
+		TicketID json.RawMessage `json:"ticketId"`
+	}
+	if json.Unmarshal(r.Body, &b) != nil {
+		return 0
+	}
+	id, _ := strconv.ParseInt(string(bytes.Trim(b.TicketID, `"`)), 10, 64)
+	return id
+}
+
+func indexOutbox(tx *bolt.Tx, r OutboxRecord) error {
+	if err := tx.Bucket(bucketOutboxKeys).Put(append(orderKey(r), u64(int64(r.Seq))...), nil); err != nil {
+		return fmt.Errorf("index outbox record %d: %w", r.Seq, err)
+	}
+	return nil
+}
+
+// hasPrefix tells whether bucket b holds a key starting with prefix.
+func hasPrefix(b *bolt.Bucket, prefix []byte) bool {
+	k, _ := b.Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
+}
+
+// AppendOutbox adds one record at the end of the outbox in its own
+// transaction and returns its Seq. Use cases append inside their own
+// transaction; this is for tools and tests.
+func (s *Store) AppendOutbox(ctx context.Context, r OutboxRecord) (uint64, error) {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.now().UTC()
+	}
+	var seq uint64
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		seq = 0
+		if err := appendOutbox(tx, r); err != nil {
+			return err
+		}
+		seq = tx.Bucket(bucketOutbox).Sequence()
+		return nil
+	})
+	return seq, err
+}
+
+// Tries is what the forwarder remembers about a pending record's failed
+// attempts; it survives restarts so a bounded retry stays bounded.
+type Tries struct {
+	Attempts   int       `json:"attempts"`
+	LastStatus int       `json:"lastStatus,omitempty"`
+	LastError  string    `json:"lastError,omitempty"`
+	LastAt     time.Time `json:"lastAt"`
+}
+
+// Ready is a pending record the forwarder may send now: the oldest of its
+// order key.
+type Ready struct {
+	Record OutboxRecord
+	// Key identifies the record's ticket or user; the forwarder keeps one
+	// record per key in flight.
+	Key   string
+	Tries Tries
+	// CentralID is the central ID of a follow-up's ticket, 0 while
+	// unknown (and for callReceived and routingStatus, which need none).
+	CentralID int64
+	// TicketState is a follow-up's ticket's forwarding state, "" when the
+	// edge does not hold the ticket.
+	TicketState string
+}
+
+// NextOutbox walks the outbox from its head and returns up to max records
+// that are the oldest of their order key and whose key busy does not
+// claim. It reads at most scan records, so a head full of busy keys costs
+// a bounded walk; the backlog itself stays on disk.
+func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, error) {
+	var out []Ready
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		seen := make(map[string]struct{})
+		tries := tx.Bucket(bucketOutboxTries)
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(out) < max && scan > 0; k, v = c.Next() {
+			scan--
+			var r OutboxRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode outbox record %d: %w", fromU64(k), err)
+			}
+			key := string(orderKey(r))
+			if _, ok := seen[key]; ok {
+				continue // an older record of this key comes first
+			}
+			seen[key] = struct{}{}
+			if busy(key) {
+				continue
+			}
+			rd := Ready{Record: r, Key: key}
+			if tv := tries.Get(k); tv != nil {
+				if err := json.Unmarshal(tv, &rd.Tries); err != nil {
+					return fmt.Errorf("decode tries of outbox record %d: %w", r.Seq, err)
+				}
+			}
+			if r.Kind != KindRoutingStatus && r.Kind != KindCallReceived {
+				// Only follow-ups need their ticket: its central ID.
+				t, err := getTicket(tx, RecordTicket(r))
+				switch {
+				case err == nil:
+					rd.CentralID, rd.TicketState = t.CentralID, t.Forwarding.State
+				case !isNotFound(err):
+					return err
+				}
+			}
+			out = append(out, rd)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkDelivered records that central accepted outbox record seq, in one
+// transaction: the record, its index entry and its tries go, the pending
+// count drops, and for a callReceived the central ticket ID is stored
+// beside the local one. A ticket with nothing left on its way is synced
+// (and, from then on, subject to retention). A seq that is no longer
+// pending is ignored: delivering twice changes nothing.
+func (s *Store) MarkDelivered(ctx context.Context, seq uint64, centralID int64) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		r, ok, err := takeOutbox(tx, seq)
+		if err != nil || !ok {
+			return err
+		}
+		if r.Kind == KindRoutingStatus {
+			return nil
+		}
+		t, err := getTicket(tx, RecordTicket(r))
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.Kind == KindCallReceived && centralID != 0 {
+			t.CentralID, t.Forwarding.CentralID = centralID, centralID
+		}
+		t.Forwarding.LastError = ""
+		if t.Forwarding.State == model.ForwardDead {
+			// A follow-up of a ticket with a dead letter went through; the
+			// ticket stays marked until the dead letter is resolved.
+			return putTicket(tx, t)
+		}
+		return markSyncedIfDone(tx, t, s.now().UTC())
+	})
+}
+
+// markSyncedIfDone stores t, synced when none of its records is pending or
+// dead-lettered.
+func markSyncedIfDone(tx *bolt.Tx, t *model.Ticket, now time.Time) error {
+	key := append([]byte{keyTicket}, u64(t.ID)...)
+	if hasPrefix(tx.Bucket(bucketOutboxKeys), key) || hasPrefix(tx.Bucket(bucketDeadLetters), key) {
+		t.Forwarding.State = model.ForwardPending
+		return putTicket(tx, t)
+	}
+	t.Forwarding.State, t.Forwarding.SyncedAt = model.ForwardSynced, &now
+	if err := tx.Bucket(bucketSynced).Put(syncedKey(now, t.ID), nil); err != nil {
+		return fmt.Errorf("index synced ticket %d: %w", t.ID, err)
+	}
+	return putTicket(tx, t)
+}
+
+func syncedKey(at time.Time, id int64) []byte {
+	return append(u64(at.UnixNano()), u64(id)...)
+}
+
+// takeOutbox removes pending record seq with its index entry and tries and
+// drops the pending count; ok is false when seq is not pending.
+func takeOutbox(tx *bolt.Tx, seq uint64) (OutboxRecord, bool, error) {
+	var r OutboxRecord
+	b := tx.Bucket(bucketOutbox)
+	k := u64(int64(seq))
+	v := b.Get(k)
+	if v == nil {
+		return r, false, nil
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, false, fmt.Errorf("decode outbox record %d: %w", seq, err)
+	}
+	if err := b.Delete(k); err != nil {
+		return r, false, fmt.Errorf("delete outbox record %d: %w", seq, err)
+	}
+	if err := tx.Bucket(bucketOutboxKeys).Delete(append(orderKey(r), k...)); err != nil {
+		return r, false, fmt.Errorf("unindex outbox record %d: %w", seq, err)
+	}
+	if err := tx.Bucket(bucketOutboxTries).Delete(k); err != nil {
+		return r, false, fmt.Errorf("delete tries of outbox record %d: %w", seq, err)
+	}
+	return r, true, addPending(tx, -1)
+}
+
+// RecordFailure counts a failed attempt at record seq and returns the
+// attempts so far (0 when seq is no longer pending).
+func (s *Store) RecordFailure(ctx context.Context, seq uint64, status int, msg string) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		k := u64(int64(seq))
+		if tx.Bucket(bucketOutbox).Get(k) == nil {
+			return nil
+		}
+		b := tx.Bucket(bucketOutboxTries)
+		var tr Tries
+		if v := b.Get(k); v != nil {
+			if err := json.Unmarshal(v, &tr); err != nil {
+				return fmt.Errorf("decode tries of outbox record %d: %w", seq, err)
+			}
+		}
+		tr.Attempts++
+		tr.LastStatus, tr.LastError, tr.LastAt = status, msg, s.now().UTC()
+		n = tr.Attempts
+		return putJSON(b, k, tr, "outbox tries")
+	})
+	return n, err
+}
+
+// PauseState says why the forwarder stopped sending: central refused its
+// credentials (401/403), which no retry of a single record can fix.
+type PauseState struct {
+	Since  time.Time `json:"since"`
+	Status int       `json:"status"`
+	Reason string    `json:"reason"`
+}
+
+// SetPaused stores the pause state (nil clears it), so the status route
+// and the CLI show it, also after a restart.
+func (s *Store) SetPaused(ctx context.Context, p *PauseState) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if p == nil {
+			return m.Delete(metaOutboxPaused)
+		}
+		return putJSON(m, metaOutboxPaused, p, "pause state")
+	})
+}
+
+// Paused returns the stored pause state, nil when the queue runs.
+func (s *Store) Paused() (*PauseState, error) {
+	var p *PauseState
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		p, err = pausedIn(tx)
+		return err
+	})
+	return p, err
+}
+
+func pausedIn(tx *bolt.Tx) (*PauseState, error) {
+	v := tx.Bucket(bucketMeta).Get(metaOutboxPaused)
+	if v == nil {
+		return nil, nil
+	}
+	p := new(PauseState)
+	if err := json.Unmarshal(v, p); err != nil {
+		return nil, fmt.Errorf("decode pause state: %w", err)
+	}
+	return p, nil
+}

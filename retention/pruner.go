@@ -1,0 +1,95 @@
+// Package retention deletes what the edge no longer needs to keep: tickets
+// central has had for longer than the configured retention.
+package retention
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+// defaultBatch bounds one pruning transaction, so pruning a month of
+// tickets never holds the writer for long.
+const defaultBatch = 1000
+
+// Pruner deletes synced tickets older than Keep, every Interval. Tickets
+// with records still on their way (pending or dead-lettered) are never
+// deleted. Build it with New, start it with Run, stop it by cancelling
+// Run's context and calling Close.
+type Pruner struct {
+	store    *db.Store
+	log      *slog.Logger
+	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
+	keep     time.Duration
+	interval time.Duration
+	batch    int
+
+	running atomic.Bool
+	stopped chan struct{}
+}
+
+// New builds a pruner keeping synced tickets for keep; it runs once at
+// start and then every interval (0 means an hour, or keep/10 when that is
+// shorter). now and after may be nil for the wall clock.
+func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
+	if interval <= 0 {
+		interval = min(time.Hour, max(keep/10, time.Second))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if after == nil {
+		after = time.After
+	}
+	return &Pruner{store: store, log: log, now: now, after: after, keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
+}
+
+// Run prunes until ctx ends.
+func (p *Pruner) Run(ctx context.Context) {
+	if p.running.Swap(true) {
+		return
+	}
+	defer close(p.stopped)
+	for {
+		if n, err := p.Prune(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Error("retention: prune synced tickets", "err", err)
+		} else if n > 0 {
+			p.log.Info("retention: pruned synced tickets", "tickets", n, "olderThan", p.keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.after(p.interval):
+		}
+	}
+}
+
+// Prune deletes every synced ticket older than the retention now, in
+// batches, and returns how many went.
+func (p *Pruner) Prune(ctx context.Context) (int, error) {
+	cutoff := p.now().Add(-p.keep)
+	total := 0
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		n, err := p.store.PruneSynced(wctx, cutoff, p.batch)
+		cancel()
+		total += n
+		if err != nil || n < p.batch {
+			return total, err
+		}
+	}
+}
+
+// Close waits for Run to return; cancel Run's context first.
+func (p *Pruner) Close() {
+	if p.running.Swap(true) {
+		<-p.stopped
+	}
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/upstream"
+)
+
+// Bounds on what the outbox routes list: the backlog stays on disk, the
+// operator sees its head.
+const (
+	outboxHeadShown  = 20
+	deadLettersShown = 100
+	maxDeadLetters   = 10000
+)
+
+// ForwarderStatus is the forwarder as the outbox route sees it.
+type ForwarderStatus interface{ Status() upstream.Status }
+
+type forwarderRef struct{ f ForwarderStatus }
+
+// SetForwarder makes GET /edge/v1/outbox report the forwarder's live state
+// (in flight, paused and why, backing off); without it (air-gapped)
+// "forwarder" is null. It may be called while serving.
+func (s *Server) SetForwarder(f ForwarderStatus) { s.forwarder.Store(&forwarderRef{f}) }
+
+// outbox reports the backlog (size, oldest age, head), the forwarder's
+// state and the dead letters with their reasons.
+func (s *Server) outbox(ctx *fasthttp.RequestCtx) {
+	st, err := s.store.OutboxStatus()
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	head, err := s.store.Outbox(outboxHeadShown)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	dead, _, err := s.store.DeadLetters(deadLettersShown)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if head == nil {
+		head = []db.OutboxRecord{}
+	}
+	if dead == nil {
+		dead = []db.DeadLetter{}
+	}
+	var fwd any
+	if ref := s.forwarder.Load(); ref != nil {
+		fwd = ref.f.Status()
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "outbox": st, "forwarder": fwd,
+		"head": head, "deadLetters": dead})
+}
+
+// deadLetters lists dead letters; ?limit=N (default 100, at most 10000).
+func (s *Server) deadLetters(ctx *fasthttp.RequestCtx) {
+	limit := deadLettersShown
+	if v := ctx.QueryArgs().Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > maxDeadLetters {
+			s.writeError(ctx, fmt.Errorf("%w: limit: must be an integer between 1 and %d", errBadRequest, maxDeadLetters))
+			return
+		}
+		limit = n
+	}
+	dead, total, err := s.store.DeadLetters(limit)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	if dead == nil {
+		dead = []db.DeadLetter{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "total": total, "deadLetters": dead})
+}
+
+// retryDeadLetter puts one dead letter (and the records parked behind it)
+// back into the outbox.
+func (s *Server) retryDeadLetter(ctx *fasthttp.RequestCtx) {
+	seq, err := strconv.ParseUint(pathParam(ctx, "seq"), 10, 64)
+	if err != nil || seq == 0 {
+		s.writeError(ctx, fmt.Errorf("%w: seq: must be a positive integer", errBadRequest))
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.limits.CommitTimeout)
+	defer cancel()
+	n, err := s.store.RetryDead(c, seq)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	s.log.Info("outbox: dead letter requeued", "seq", seq, "records", n)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "requeued": n})
+}
+
+// retryAllDeadLetters puts every dead letter back into the outbox.
+func (s *Server) retryAllDeadLetters(ctx *fasthttp.RequestCtx) {
+	n, err := s.store.RetryAllDead(context.Background())
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	s.log.Info("outbox: all dead letters requeued", "records", n)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "requeued": n})
+}

@@ -1,0 +1,202 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+// maxAnswerBytes bounds how much of central's answer is read: a ticket ID
+// or an error text, never a page worth keeping.
+const maxAnswerBytes = 64 << 10
+
+// outcome sorts central's answers into what the forwarder does next.
+type outcome int
+
+const (
+	delivered outcome = iota // 2xx: mark delivered
+	retry                    // network error, timeout, 408/425/429/5xx: try again later, forever
+	refused                  // other 4xx: dead-letter after MaxAttempts
+	pause                    // 401/403 (and redirects): the whole queue waits, nothing is dead-lettered
+)
+
+func (o outcome) String() string {
+	return [...]string{"delivered", "retry", "refused", "paused"}[o]
+}
+
+// classify maps an HTTP status to an outcome. 401/403 are about the edge's
+// credentials, not the record: dead-lettering would bury the whole backlog
+// under one expired token. A redirect means upstream.url is wrong, which
+// is also not the record's fault.
+func classify(status int) outcome {
+	switch {
+	case status >= 200 && status < 300:
+		return delivered
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return pause
+	case status >= 300 && status < 400:
+		return pause
+	case status == http.StatusRequestTimeout, status == http.StatusTooEarly,
+		status == http.StatusTooManyRequests, status >= 500:
+		return retry
+	case status >= 400:
+		return refused
+	default: // 1xx reaching us is a broken upstream; try again later
+		return retry
+	}
+}
+
+// result is one attempt at a record.
+type result struct {
+	outcome    outcome
+	status     int           // 0 when no answer arrived
+	centralID  int64         // callReceived: the ticket ID central answered
+	body       string        // start of central's answer, for dead letters and logs
+	err        error         // transport error or why the answer was unusable
+	retryAfter time.Duration // from a Retry-After header, 0 when none
+}
+
+func (r result) describe() string {
+	switch {
+	case r.err != nil && r.status != 0:
+		return fmt.Sprintf("central answered %d: %v", r.status, r.err)
+	case r.err != nil:
+		return r.err.Error()
+	default:
+		return fmt.Sprintf("central answered %d: %s", r.status, oneLine(r.body, 300))
+	}
+}
+
+// request builds the HTTP request for a record: callReceived, agentConnected
+// and callCompleted are POSTed to /telephony/<kind>, routingStatus is
+// PATCHed to /profile/{userId}/routingStatus. Follow-ups name the ticket by
+// its central ID.
+func (f *Forwarder) request(ctx context.Context, rd db.Ready) (*http.Request, error) {
+	r := rd.Record
+	method, path, body := http.MethodPost, "/telephony/"+r.Kind, []byte(r.Body)
+	switch r.Kind {
+	case db.KindCallReceived:
+	case db.KindAgentConnected, db.KindCallCompleted:
+		var err error
+		if body, err = withTicketID(r.Body, rd.CentralID); err != nil {
+			return nil, err
+		}
+	case db.KindRoutingStatus:
+		method, path = http.MethodPatch, "/profile/"+strconv.FormatInt(r.UserID, 10)+"/routingStatus"
+	default:
+		return nil, fmt.Errorf("unknown record kind %q", r.Kind)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, f.opt.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request for record %d: %w", r.Seq, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.opt.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "enneo-edge")
+	return req, nil
+}
+
+// withTicketID returns body with "ticketId" set to the central ID: central
+// has never heard of the edge's local ticket IDs.
+func withTicketID(body []byte, central int64) ([]byte, error) {
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("record body is not a JSON object: %w", err)
+	}
+	m["ticketId"] = json.RawMessage(strconv.FormatInt(central, 10))
+	return json.Marshal(m)
+}
+
+// send makes one attempt at a record and sorts the answer.
+func (f *Forwarder) send(ctx context.Context, rd db.Ready) result {
+	ctx, cancel := context.WithTimeout(ctx, f.opt.Timeout)
+	defer cancel()
+	req, err := f.request(ctx, rd)
+	if err != nil {
+		return result{outcome: refused, err: err}
+	}
+	resp, err := f.client.Do(req)
+	if f.opt.OnAnswer != nil {
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		f.opt.OnAnswer(code)
+	}
+	if err != nil {
+		// The request may have reached central and been committed: the
+		// re-send carries the same channelId, so central (or a hub) can
+		// answer it with the first ticket instead of a second one.
+		return result{outcome: retry, err: fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, unwrapURL(err))}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	res := result{outcome: classify(resp.StatusCode), status: resp.StatusCode, body: string(raw),
+		retryAfter: retryAfter(resp.Header.Get("Retry-After"), f.clock.Now())}
+	if err != nil && res.outcome == delivered {
+		// Cut off mid-answer: we cannot know the central ID.
+		return result{outcome: retry, status: resp.StatusCode, err: fmt.Errorf("read answer: %w", err)}
+	}
+	if res.outcome == pause && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		res.err = fmt.Errorf("redirect to %q: check upstream.url", resp.Header.Get("Location"))
+	}
+	if res.outcome == delivered && rd.Record.Kind == db.KindCallReceived {
+		var a struct {
+			TicketID json.Number `json:"ticketId"`
+		}
+		id, perr := int64(0), json.Unmarshal(raw, &a)
+		if perr == nil {
+			id, perr = a.TicketID.Int64()
+		}
+		if perr != nil || id <= 0 {
+			// Central took the call but did not say which ticket it is:
+			// follow-ups could not name it. An operator must look.
+			res.outcome, res.err = refused, fmt.Errorf("answer has no ticketId: %s", oneLine(string(raw), 200))
+		}
+		res.centralID = id
+	}
+	return res
+}
+
+// unwrapURL drops net/http's "Post \"url\":" prefix: the path is already
+// named, and the base URL is in the config.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
