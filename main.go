@@ -16,6 +16,8 @@ Usage:
   enneo-edge serve   [-config FILE]        run the appliance
   enneo-edge import  [-config FILE] FILE   load customers (CSV with header row, or JSON Lines)
   enneo-edge check   [-config FILE]        verify the database file
+  enneo-edge bench   -url URL [-token T] [-rate N] [-duration D] [-compare URL2] [-out FILE.svg] [-json]
+                                           measure callReceived latency of any enneo server
   enneo-edge version                       print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
@@ -36,6 +38,8 @@ func main() {
 		err = runImport(args)
 	case "check":
 		err = runCheck(args)
+	case "bench":
+		err = runBench(args)
 	case "version", "-version", "--version":
 		fmt.Println("enneo-edge", version)
 	case "help", "-h", "-help", "--help":
