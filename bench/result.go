@@ -104,7 +104,11 @@ func curve(h *hdr.Histogram) []CurvePoint {
 		p := 100 * (1 - pow10(-x))
 		// Beyond 1/n the histogram has no more information.
 		if (100-p)/100*n < 1 {
-			pts = append(pts, CurvePoint{Percentile: 100 * (1 - 1/n), Ms: ms(h.Max())})
+			if last := 100 * (1 - 1/n); len(pts) == 0 || last > pts[len(pts)-1].Percentile {
+				pts = append(pts, CurvePoint{Percentile: last, Ms: ms(h.Max())})
+			} else {
+				pts[len(pts)-1].Ms = ms(h.Max())
+			}
 			break
 		}
 		pts = append(pts, CurvePoint{Percentile: p, Ms: ms(h.ValueAtQuantile(p))})
@@ -152,6 +156,9 @@ func sampleOf(resp *fasthttp.Response, err error) string {
 		s = err.Error()
 	} else {
 		s = string(resp.Body())
+		if s == "" {
+			s = "(empty body)"
+		}
 	}
 	if len(s) > 200 {
 		s = s[:200] + "…"

@@ -124,15 +124,32 @@ func (o *Options) check() error {
 	return nil
 }
 
-// worker holds one connection's share of the results; merged at the end so
-// the hot loop takes no lock.
-type worker struct {
-	hist   *hdr.Histogram // latency of successful requests, from when they were due
+// tally collects the results of every connection. One lock is cheap at
+// the rates a PBX produces and keeps memory flat: an HDR histogram is
+// ~140 KB, too much to keep one per connection.
+type tally struct {
+	mu     sync.Mutex
+	hist   *hdr.Histogram // latency of successful requests
 	lag    *hdr.Histogram // how late the generator sent (its own health)
 	errors map[string]int64
 	sample map[string]string
 	kinds  []int64
-	body   []byte
+}
+
+func (t *tally) ok(lat, lag time.Duration) {
+	t.mu.Lock()
+	record(t.hist, lat)
+	record(t.lag, lag)
+	t.mu.Unlock()
+}
+
+func (t *tally) fail(kind, sample string) {
+	t.mu.Lock()
+	t.errors[kind]++
+	if _, seen := t.sample[kind]; !seen && sample != "" {
+		t.sample[kind] = sample
+	}
+	t.mu.Unlock()
 }
 
 // Run sends the schedule to one target and returns its results. Cancelling
@@ -191,13 +208,12 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 		deadline = start.Add(o.Duration)
 	}
 
-	workers := make([]*worker, o.Concurrency)
+	tl := &tally{hist: newHist(), lag: newHist(), errors: map[string]int64{}, sample: map[string]string{},
+		kinds: make([]int64, len(bs.names))}
 	var wg sync.WaitGroup
-	for w := range workers {
-		wk := &worker{hist: newHist(), lag: newHist(), errors: map[string]int64{}, sample: map[string]string{},
-			kinds: make([]int64, len(bs.names)), body: make([]byte, 0, 2048)}
-		workers[w] = wk
+	for range o.Concurrency {
 		wg.Go(func() {
+			body := make([]byte, 0, 2048)
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
@@ -235,27 +251,25 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 					if interval == 0 {
 						return
 					}
-					wk.errors[kindNotSent]++
+					tl.fail(kindNotSent, "")
 					failed.Add(1)
 					continue
 				}
 				var entry int
-				wk.body, entry = bs.appendBody(wk.body[:0], i)
-				wk.kinds[entry]++
-				req.SetBodyRaw(wk.body)
+				body, entry = bs.appendBody(body[:0], i)
+				tl.mu.Lock()
+				tl.kinds[entry]++
+				tl.mu.Unlock()
+				req.SetBodyRaw(body)
 				sent.Add(1)
 				err := client.Do(req, resp)
 				end := time.Now()
 				if kind := classify(resp, err); kind != "" {
-					wk.errors[kind]++
-					if _, seen := wk.sample[kind]; !seen {
-						wk.sample[kind] = sampleOf(resp, err)
-					}
+					tl.fail(kind, sampleOf(resp, err))
 					failed.Add(1)
 					continue
 				}
-				record(wk.hist, end.Sub(from))
-				record(wk.lag, now.Sub(due))
+				tl.ok(end.Sub(from), now.Sub(due))
 				ok.Add(1)
 			}
 		})
@@ -284,24 +298,14 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 	res := &Result{
 		Name: t.Name, URL: full, Rate: o.Rate, Duration: o.Duration, Concurrency: o.Concurrency,
 		Planned: planned, Sent: sent.Load(), OK: ok.Load(), Elapsed: elapsed,
-		Errors: map[string]int64{}, ErrorSamples: map[string]string{}, Mix: map[string]int64{},
-		hist: newHist(), lag: newHist(),
+		Errors: tl.errors, ErrorSamples: tl.sample, Mix: map[string]int64{},
+		hist: tl.hist, lag: tl.lag,
 	}
 	if planned <= 0 {
 		res.Planned = res.Sent
 	}
-	for _, wk := range workers {
-		res.hist.Merge(wk.hist)
-		res.lag.Merge(wk.lag)
-		for k, n := range wk.errors {
-			res.Errors[k] += n
-		}
-		for k, s := range wk.sample {
-			res.ErrorSamples[k] = s
-		}
-		for j, n := range wk.kinds {
-			res.Mix[bs.names[j]] += n
-		}
+	for j, n := range tl.kinds {
+		res.Mix[bs.names[j]] += n
 	}
 	if ctx.Err() != nil {
 		res.Interrupted = true
