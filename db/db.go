@@ -40,6 +40,11 @@ type Store struct {
 	stopped chan struct{}
 	stats   commitStats
 
+	// Owned by the commit loop: the file's known end and bbolt's
+	// high-water mark after the last commit (see prealloc.go).
+	fileEnd, highWater int64
+	preallocOff        bool
+
 	running atomic.Bool
 
 	mu     sync.RWMutex
