@@ -26,6 +26,9 @@ type Options struct {
 	Now func() time.Time
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
+
+	// Switches for the benchmarks that measure what tuning.go chose.
+	noFreelistSync, noPrealloc bool
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -67,13 +70,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: o.OpenTimeout,
-		// The freelist is rebuilt at open instead of written at every
-		// commit: fewer pages per fsync on the hot path.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
+	b, err := bolt.Open(path, 0o600, boltOptions(o))
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: locked by another process (is enneo-edge already running?)", path)
 	}
@@ -99,6 +96,8 @@ func Open(path string, o Options) (*Store, error) {
 		now:     o.Now,
 		ops:     make(chan *op, 4*maxBatch),
 		stopped: make(chan struct{}),
+
+		preallocOff: o.noPrealloc,
 	}, nil
 }
 

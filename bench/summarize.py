@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints the BENCHMARKS.md tables from the JSON files bench/compare.sh wrote."""
+import json, os, sys
+
+out = sys.argv[1]
+
+
+def load(name):
+    p = os.path.join(out, name + ".json")
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.load(f)["results"][0]
+
+
+def errs(r):
+    return sum(r["errors"].values())
+
+
+print(f"results in {out}\n")
+sat = {t: load("saturation-" + t) for t in ("fixed", "edge", "nethttp")}
+if all(sat.values()):
+    e, n, f = (sat[t]["throughputPerSecond"] for t in ("edge", "nethttp", "fixed"))
+    print("| saturation (closed model) | calls/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|")
+    for t, r in sat.items():
+        l = r["latencyMs"]
+        print(f"| {t} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {errs(r)} |")
+    print(f"\nedge / nethttp baseline = {e / n:.1f}x (target >= 5x); edge / fixed ceiling = {100 * e / f:.0f}% (target >= 60%)\n")
+
+for rate in (1000, 5000):
+    rows = {t: load(f"rate{rate}-{t}") for t in ("fixed", "edge", "nethttp")}
+    if not any(rows.values()):
+        continue
+    print(f"| {rate} calls/s (open model) | achieved calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | generator lag p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for t, r in rows.items():
+        if r:
+            l = r["latencyMs"]
+            print(f"| {t} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p90']:.3f} | {l['p99']:.3f} | {l['p99_9']:.3f} | {l['max']:.3f} | {errs(r)} | {r['sendLagP99Ms']:.3f} |")
+    print()
+
+p = os.path.join(out, "edge-heap-peak-mb.txt")
+if os.path.exists(p):
+    print(f"edge peak Go heap during all runs (gctrace): {open(p).read().strip()} MB (target < 64 MB)")
+p = os.path.join(out, "edge-rss.txt")
+if os.path.exists(p):
+    print(f"edge {open(p).read().strip()} (includes the mapped database file)")
+
+for t in ("fixed", "edge"):
+    b = load(f"agree-{t}-bench")
+    vp = os.path.join(out, f"agree-{t}-vegeta.json")
+    if not b or not os.path.exists(vp):
+        continue
+    v = json.load(open(vp))["latencies"]
+    print(f"\nagreement on {t} at 1000 calls/s: ", end="")
+    for k, vk in (("p50", "50th"), ("p99", "99th")):
+        ours, theirs = b["latencyMs"][k], v[vk] / 1e6
+        print(f"{k} bench {ours:.3f} ms vs vegeta {theirs:.3f} ms ({100 * (ours / theirs - 1):+.0f}%); ", end="")
+    print()
+
+p = os.path.join(out, "startup-ms.txt")
+if os.path.exists(p):
+    print(f"\nstart-up on the seeded database, exec to listening (ms): {', '.join(open(p).read().split())} (target < 500)")
