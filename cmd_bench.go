@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 
 	"os"
 	"os/exec"
@@ -19,7 +20,10 @@ import (
 	"github.com/enneo-edge/enneo-edge/bench"
 )
 
-func runBench(args []string) error {
+func runBench(args []string) error { return benchCommand(args, os.Stdout) }
+
+// benchCommand is `enneo-edge bench`, writing its report to stdout.
+func benchCommand(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	u := fs.String("url", "", "target base URL (http://host:port, …/api/mind, or the full callReceived URL)")
 	token := fs.String("token", "", "API token, sent as Authorization: Bearer")
@@ -106,9 +110,9 @@ func runBench(args []string) error {
 		}
 	}
 	if *jsonOut {
-		return bench.WriteJSON(os.Stdout, results)
+		return bench.WriteJSON(stdout, results)
 	}
-	return bench.WriteText(os.Stdout, results)
+	return bench.WriteText(stdout, results)
 }
 
 func plotTitle(o bench.Options) string {
