@@ -39,7 +39,6 @@ func (s *Store) Run(ctx context.Context) {
 	}
 	defer close(s.stopped)
 	batch := make([]*op, 0, maxBatch)
-	s.topUp() // before the first call, while nobody waits
 	for {
 		select {
 		case o := <-s.ops:
@@ -54,23 +53,10 @@ func (s *Store) Run(ctx context.Context) {
 				}
 			}
 			s.commit(batch)
-			if len(s.ops) == 0 && s.needsPrealloc() {
-				s.topUp()
-			}
 		case <-ctx.Done():
 			s.closeOps()
 			return
 		}
-	}
-}
-
-// topUp keeps written space ahead of bbolt (prealloc.go). A failure (a
-// full disk, say) only costs speed, so it is not a store failure, but it
-// turns preallocation off rather than retrying a commit at every idle
-// moment; the calls' own commits report a full disk loudly enough.
-func (s *Store) topUp() {
-	if err := s.preallocate(); err != nil {
-		s.preallocOff = true
 	}
 }
 
@@ -104,9 +90,6 @@ func (s *Store) commit(batch []*op) {
 					return &opError{idx: i, err: err}
 				}
 			}
-			// Pages this commit allocates come on top; preallocLow
-			// leaves room for them.
-			s.highWater = tx.Size()
 			return nil
 		})
 		s.stats.observe(len(batch), time.Since(start))

@@ -27,8 +27,9 @@ type Options struct {
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
 
-	// Switches for the benchmarks that measure what tuning.go chose.
-	noFreelistSync, noPrealloc bool
+	// noFreelistSync restores bbolt's rebuild-at-open freelist, for the
+	// benchmark that measures what tuning.go chose.
+	noFreelistSync bool
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -42,11 +43,6 @@ type Store struct {
 	ops     chan *op
 	stopped chan struct{}
 	stats   commitStats
-
-	// Owned by the commit loop: the file's known end and bbolt's
-	// high-water mark after the last commit (see prealloc.go).
-	fileEnd, highWater int64
-	preallocOff        bool
 
 	running atomic.Bool
 
@@ -96,8 +92,6 @@ func Open(path string, o Options) (*Store, error) {
 		now:     o.Now,
 		ops:     make(chan *op, 4*maxBatch),
 		stopped: make(chan struct{}),
-
-		preallocOff: o.noPrealloc,
 	}, nil
 }
 

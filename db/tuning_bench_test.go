@@ -10,21 +10,21 @@ import (
 	"time"
 )
 
-// tuningVariants are the choices tuning.go and prealloc.go made and the
-// settings they replaced, measured side by side in one run.
+// tuningVariants are the choice tuning.go made and the setting it
+// replaced, measured side by side in one run.
 var tuningVariants = []struct {
 	name string
 	o    Options
 }{
-	{"chosen", Options{}},
-	{"sparse-file", Options{noPrealloc: true}},
+	{"freelist-sync", Options{}},
 	{"no-freelist-sync", Options{noFreelistSync: true}},
-	{"before", Options{noPrealloc: true, noFreelistSync: true}},
 }
 
 // BenchmarkCreateCallTuning compares the write path under each variant,
-// serial (one commit per call: where the file's sparseness shows) and
-// with 64 concurrent callers (group commit).
+// serial (one commit per call) and
+// with 64 concurrent callers (group commit). Run the variants interleaved
+// several times (BENCHMARKS.md): the disk's noise is larger than most
+// differences.
 func BenchmarkCreateCallTuning(b *testing.B) {
 	for _, v := range tuningVariants {
 		for _, par := range []int{1, 32} {
