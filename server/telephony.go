@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -41,6 +42,11 @@ func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(*bp) // SetBody copies
 	answerBufs.Put(bp)
+	// Checked first: building the attributes allocates on every call even
+	// when debug logging is off.
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
 	if res.Duplicate {
 		s.log.Debug("callReceived repeated", "channelId", call.ChannelID, "ticketId", res.Answer.TicketID)
 	} else {

@@ -112,3 +112,46 @@ func caller(b *testing.B, url string, client *fasthttp.Client, n *atomic.Int64) 
 		return true
 	}
 }
+
+// BenchmarkCallReceivedHandler runs the router and handler without the
+// network, 64 callers at once, so allocs/op are the server's alone.
+func BenchmarkCallReceivedHandler(b *testing.B) {
+	store, err := db.Open(filepath.Join(b.TempDir(), "edge.db"), db.Options{SiteID: 7})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go store.Run(ctx)
+	defer func() { cancel(); _ = store.Close() }()
+	a, err := auth.New(auth.Options{Tokens: []string{testToken}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pn, err := phone.NewNormalizer("DE")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := New(store, a, pn, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{}).http.Handler
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		var rc fasthttp.RequestCtx
+		var req fasthttp.Request
+		var body []byte
+		for pb.Next() {
+			req.Reset()
+			req.SetRequestURI("/api/mind/telephony/callReceived")
+			req.Header.SetMethod("POST")
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			body = append(append(append(body[:0], benchBody...), strconv.FormatInt(n.Add(1), 10)...), `"}`...)
+			req.SetBodyRaw(body)
+			rc.Init(&req, nil, nil)
+			h(&rc)
+			if rc.Response.StatusCode() != 200 {
+				b.Errorf("%d %s", rc.Response.StatusCode(), rc.Response.Body())
+				return
+			}
+		}
+	})
+}
