@@ -82,16 +82,21 @@ awk '/^gc [0-9]/ { split($0, a, " MB"); n = split(a[1], f, "->"); for (i = 1; i 
 grep VmHWM /proc/"$PID_edge"/status >"$OUT/edge-rss.txt" || true
 
 if [ -n "${VEGETA:-}" ]; then
-  # The same targets, the same rate, the same bodies (each with its own
-  # channelId), measured by vegeta, alternating with enneo-edge bench.
+  # The same target, rate and kind of bodies (each with its own channelId),
+  # measured by vegeta and by enneo-edge bench in the order bench, vegeta,
+  # vegeta, bench, so a drift of the machine during the runs cancels out.
+  vegeta_run() { # vegeta_run NAME URL FILE
+    "$work/enneo-edge" bench -token "$TOKEN" -url "$2" -rate 1000 -duration "$DUR" -vegeta-targets "$work/targets.jsonl"
+    echo "== $3" >&2
+    "$VEGETA" attack -format json -targets "$work/targets.jsonl" -rate 1000 -duration "$DUR" -max-workers "$CONC" \
+      | "$VEGETA" report -type json >"$OUT/$3.json"
+  }
   for t in fixed edge; do
     url=URL_$t
-    n=$(( 1000 * ${DUR%s} ))
-    "$work/enneo-edge" bench -token "$TOKEN" -url "${!url}" -rate 1000 -duration "$DUR" -vegeta-targets "$work/targets-$t.jsonl"
-    run "agree-$t-bench" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
-    echo "== agree-$t-vegeta" >&2
-    "$VEGETA" attack -format json -targets "$work/targets-$t.jsonl" -rate 1000 -duration "$DUR" -max-workers "$CONC" \
-      | "$VEGETA" report -type json >"$OUT/agree-$t-vegeta.json"
+    run "agree-$t-bench-1" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
+    vegeta_run "$t" "${!url}" "agree-$t-vegeta-1"
+    vegeta_run "$t" "${!url}" "agree-$t-vegeta-2"
+    run "agree-$t-bench-2" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
   done
 fi
 
@@ -99,6 +104,7 @@ if [ -n "${BIGDB:-}" ]; then
   # Start-up: from exec to the "listening" line, on a copy of the seeded
   # database (the copy keeps the seed pristine), three times.
   cp "$BIGDB" "$work/big.db"
+  sync "$work/big.db" # else the first start's commit flushes the whole copy
   sed "s#$work/edge.db#$work/big.db#" "$work/edge.toml" >"$work/big.toml"
   : >"$OUT/startup-ms.txt"
   for i in 1 2 3; do

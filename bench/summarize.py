@@ -48,16 +48,17 @@ if os.path.exists(p):
     print(f"edge {open(p).read().strip()} (includes the mapped database file)")
 
 for t in ("fixed", "edge"):
-    b = load(f"agree-{t}-bench")
-    vp = os.path.join(out, f"agree-{t}-vegeta.json")
-    if not b or not os.path.exists(vp):
+    bs = [load(f"agree-{t}-bench-{i}") for i in (1, 2)]
+    vps = [os.path.join(out, f"agree-{t}-vegeta-{i}.json") for i in (1, 2)]
+    if not all(bs) or not all(os.path.exists(p) for p in vps):
         continue
-    v = json.load(open(vp))["latencies"]
-    print(f"\nagreement on {t} at 1000 calls/s: ", end="")
+    vs = [json.load(open(p))["latencies"] for p in vps]
+    print(f"\n| agreement on {t}, 1000 calls/s | bench run 1 | vegeta run 1 | vegeta run 2 | bench run 2 | bench mean / vegeta mean |")
+    print("|---|---|---|---|---|---|")
     for k, vk in (("p50", "50th"), ("p99", "99th")):
-        ours, theirs = b["latencyMs"][k], v[vk] / 1e6
-        print(f"{k} bench {ours:.3f} ms vs vegeta {theirs:.3f} ms ({100 * (ours / theirs - 1):+.0f}%); ", end="")
-    print()
+        b1, b2 = (b["latencyMs"][k] for b in bs)
+        v1, v2 = (v[vk] / 1e6 for v in vs)
+        print(f"| {k} ms | {b1:.3f} | {v1:.3f} | {v2:.3f} | {b2:.3f} | {100 * ((b1 + b2) / (v1 + v2) - 1):+.0f}% |")
 
 p = os.path.join(out, "startup-ms.txt")
 if os.path.exists(p):

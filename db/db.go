@@ -27,9 +27,9 @@ type Options struct {
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
 
-	// noFreelistSync restores bbolt's rebuild-at-open freelist, for the
+	// noFreelistSync and defaultFill restore bbolt's defaults, for the
 	// benchmark that measures what tuning.go chose.
-	noFreelistSync bool
+	noFreelistSync, defaultFill bool
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -43,6 +43,8 @@ type Store struct {
 	ops     chan *op
 	stopped chan struct{}
 	stats   commitStats
+
+	defaultFill bool // see Options
 
 	running atomic.Bool
 
@@ -92,6 +94,8 @@ func Open(path string, o Options) (*Store, error) {
 		now:     o.Now,
 		ops:     make(chan *op, 4*maxBatch),
 		stopped: make(chan struct{}),
+
+		defaultFill: o.defaultFill,
 	}, nil
 }
 

@@ -23,3 +23,26 @@ func boltOptions(o Options) *bolt.Options {
 		FreelistType:   bolt.FreelistMapType,
 	}
 }
+
+// appendFill is how full bbolt fills a page when it splits one in the
+// buckets whose keys only grow (tickets, queue entries and outbox records
+// get increasing sequence numbers). bbolt's default of 50 % suits random
+// inserts; for appends it leaves every page half empty forever, so each
+// commit writes about twice the pages it needs and the file grows twice as
+// fast (measured: 2.3–2.5× more leaf bytes allocated than used). 90 %, not
+// 100 %, leaves room for the events later calls add to a ticket.
+const appendFill = 0.9
+
+// appendOnlyBuckets are the buckets written in key order.
+var appendOnlyBuckets = [][]byte{bucketTickets, bucketQueues, bucketOutbox}
+
+// fillAppendOnly sets the fill of the append-only buckets for this write
+// transaction (bbolt does not store it).
+func (s *Store) fillAppendOnly(tx *bolt.Tx) {
+	if s.defaultFill {
+		return
+	}
+	for _, name := range appendOnlyBuckets {
+		tx.Bucket(name).FillPercent = appendFill
+	}
+}
