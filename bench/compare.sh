@@ -53,6 +53,7 @@ TOML
 start edge "$work/enneo-edge" serve -config "$work/edge.toml"
 start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
+start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
 
 bench() { "$work/enneo-edge" bench -token "$TOKEN" -json "$@"; }
 run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
@@ -91,7 +92,7 @@ if [ -n "${VEGETA:-}" ]; then
     "$VEGETA" attack -format json -targets "$work/targets.jsonl" -rate 1000 -duration "$DUR" -max-workers "$CONC" \
       | "$VEGETA" report -type json >"$OUT/$3.json"
   }
-  for t in fixed edge; do
+  for t in delay fixed edge; do
     url=URL_$t
     run "agree-$t-bench-1" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
     vegeta_run "$t" "${!url}" "agree-$t-vegeta-1"
@@ -108,8 +109,9 @@ if [ -n "${BIGDB:-}" ]; then
   sed "s#$work/edge.db#$work/big.db#" "$work/edge.toml" >"$work/big.toml"
   : >"$OUT/startup-ms.txt"
   for i in 1 2 3; do
+    : >"$work/big.out"
     t0=$(date +%s%N)
-    "$work/enneo-edge" serve -config "$work/big.toml" >"$work/big.out" 2>&1 &
+    "$work/enneo-edge" serve -config "$work/big.toml" >>"$work/big.out" 2>&1 &
     p=$!
     until grep -q listening "$work/big.out"; do sleep 0.005; done
     t1=$(date +%s%N)

@@ -47,7 +47,7 @@ p = os.path.join(out, "edge-rss.txt")
 if os.path.exists(p):
     print(f"edge {open(p).read().strip()} (includes the mapped database file)")
 
-for t in ("fixed", "edge"):
+for t in ("delay", "fixed", "edge"):
     bs = [load(f"agree-{t}-bench-{i}") for i in (1, 2)]
     vps = [os.path.join(out, f"agree-{t}-vegeta-{i}.json") for i in (1, 2)]
     if not all(bs) or not all(os.path.exists(p) for p in vps):

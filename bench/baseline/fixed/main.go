@@ -4,6 +4,9 @@
 // on fasthttp can be faster on the same machine.
 //
 //	go run ./bench/baseline/fixed -listen 127.0.0.1:0
+//
+// With -delay it answers after a fixed pause instead: a target whose true
+// latency is known, to check load generators against each other.
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -19,6 +23,7 @@ var answer = []byte(`{"success":true,"ticketId":1000100000000001,"contractId":nu
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8006", "address to listen on (port 0 picks a free one)")
+	delay := flag.Duration("delay", 0, "pause before each answer (a target of known latency)")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -29,6 +34,9 @@ func main() {
 	fmt.Printf("fixed baseline listening on http://%s\n", ln.Addr())
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
+			if *delay > 0 {
+				time.Sleep(*delay)
+			}
 			ctx.SetContentType("application/json")
 			ctx.SetBody(answer)
 		},
