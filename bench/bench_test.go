@@ -81,14 +81,36 @@ func TestOpenModelKeepsScheduleWhenTargetIsSlow(t *testing.T) {
 	}
 }
 
-func TestClosedModelRunsForDuration(t *testing.T) {
-	f := newFakeServer(t, 0, 200)
-	r, err := Run(context.Background(), Target{URL: f.url}, Options{Rate: 0, Requests: 300, Concurrency: 3, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
+func TestRequestCounts(t *testing.T) {
+	// A 1 ms server and a timeout shorter than the run: the count, not the
+	// timeout, decides when a run ends.
+	f := newFakeServer(t, time.Millisecond, 200)
+	tests := []struct {
+		name string
+		o    Options
+		want int64
+	}{
+		{"closed model, by count", Options{Rate: 0, Requests: 300, Concurrency: 3}, 300},
+		{"closed model, by duration", Options{Rate: 0, Duration: 100 * time.Millisecond, Concurrency: 2}, -1},
+		{"open model, by count", Options{Rate: 400, Requests: 60, Concurrency: 4}, 60},
 	}
-	if r.Sent != 300 || r.OK != 300 || r.Throughput <= 0 {
-		t.Fatalf("sent %d ok %d throughput %v", r.Sent, r.OK, r.Throughput)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Timeout = 50 * time.Millisecond
+			r, err := Run(context.Background(), Target{URL: f.url}, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want > 0 && (r.Sent != tc.want || r.OK != tc.want || r.Planned != tc.want) {
+				t.Fatalf("planned %d sent %d ok %d errors %v, want %d", r.Planned, r.Sent, r.OK, r.Errors, tc.want)
+			}
+			if tc.want < 0 && (r.OK == 0 || r.OK != r.Sent || r.Planned != r.Sent) {
+				t.Fatalf("planned %d sent %d ok %d errors %v", r.Planned, r.Sent, r.OK, r.Errors)
+			}
+			if r.Throughput <= 0 {
+				t.Errorf("throughput %v", r.Throughput)
+			}
+		})
 	}
 }
 

@@ -202,10 +202,14 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 	}
 	start := time.Now()
 	// Requests not sent by the end of the schedule plus one timeout are
-	// counted, not silently dropped: the target fell that far behind.
-	deadline := start.Add(o.Duration + o.Timeout)
-	if o.Rate == 0 && o.Duration > 0 {
+	// counted, not silently dropped: the target fell that far behind. A
+	// closed model simply stops at the end of its duration, if it has one.
+	deadline := start.Add(time.Duration(planned)*interval + o.Timeout)
+	if o.Rate == 0 {
 		deadline = start.Add(o.Duration)
+		if o.Duration <= 0 {
+			deadline = start.Add(100 * 365 * 24 * time.Hour)
+		}
 	}
 
 	tl := &tally{hist: newHist(), lag: newHist(), errors: map[string]int64{}, sample: map[string]string{},
