@@ -62,9 +62,14 @@ run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
   bench "$@" >"$OUT/$file.json"
 }
 
-for t in fixed edge nethttp; do
-  url=URL_$t
-  run "saturation-$t" -url "${!url}" -name "$t" -rate 0 -concurrency "$CONC" -duration "$DUR"
+# Saturation at each concurrency in SATCONC; a target's saturation is its
+# best. Group commit needs callers in flight to fill its batches, the fixed
+# body does not, so one concurrency alone would favour one of them.
+for c in ${SATCONC:-64 256}; do
+  for t in fixed edge nethttp; do
+    url=URL_$t
+    run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
+  done
 done
 for rate in 1000 5000; do
   for t in fixed edge nethttp; do
