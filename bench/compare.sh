@@ -21,6 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+go run ./bench/probe -dir "$work" | tee "$OUT/probe.txt"
 go build -o "$work/enneo-edge" .
 go build -o "$work/fixed" ./bench/baseline/fixed
 go build -o "$work/nethttp" ./bench/baseline/nethttp
