@@ -383,3 +383,29 @@ func TestVegetaTargets(t *testing.T) {
 		t.Errorf("target %+v body %s", tg, tg.Body)
 	}
 }
+
+func TestClassifyAnswers(t *testing.T) {
+	tests := []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"edge answer", `{"success":true,"ticketId":1000100000000001,"contractId":null}`, 200, ""},
+		{"pretty-printed central answer", "{\n  \"success\" : true,\n  \"ticketId\": 42\n}", 200, ""},
+		{"201 is success too", `{"success":true,"ticketId":42}`, 201, ""},
+		{"success false", `{"success":false,"ticketId":42}`, 200, "bad answer (2xx without success:true and ticketId)"},
+		{"no ticket", `{"success":true}`, 200, "bad answer (2xx without success:true and ticketId)"},
+		{"key in a value first", `{"note":"\"success\"","success":true,"ticketId":1}`, 200, ""},
+		{"503", `{"success":false,"error":"database: commit timed out"}`, 503, "http 503"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var resp fasthttp.Response
+			resp.SetStatusCode(tc.status)
+			resp.SetBodyString(tc.body)
+			if got := classify(&resp, nil); got != tc.want {
+				t.Errorf("classify = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

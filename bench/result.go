@@ -138,16 +138,36 @@ func classify(resp *fasthttp.Response, err error) string {
 			return "transport error"
 		}
 	}
-	if code := resp.StatusCode(); code != fasthttp.StatusOK {
+	if code := resp.StatusCode(); code < 200 || code > 299 {
 		return "http " + strconv.Itoa(code)
 	}
 	// Any enneo server answers a created or repeated call with
-	// success:true and a ticketId.
+	// success:true and a ticketId, compact or pretty-printed.
 	b := resp.Body()
-	if !bytes.Contains(b, []byte(`"success":true`)) || !bytes.Contains(b, []byte(`"ticketId"`)) {
-		return "bad answer (200 without success and ticketId)"
+	if !jsonTrue(b, "success") || !bytes.Contains(b, []byte(`"ticketId"`)) {
+		return "bad answer (2xx without success:true and ticketId)"
 	}
 	return ""
+}
+
+// jsonTrue reports whether body has "key": true (any whitespace around
+// the colon), without decoding it: this runs once per call in the
+// generator, which must stay cheaper than the servers it measures.
+func jsonTrue(body []byte, key string) bool {
+	k := `"` + key + `"`
+	for {
+		i := bytes.Index(body, []byte(k))
+		if i < 0 {
+			return false
+		}
+		rest := bytes.TrimLeft(body[i+len(k):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			if bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte("true")) {
+				return true
+			}
+		}
+		body = body[i+len(k):]
+	}
 }
 
 func sampleOf(resp *fasthttp.Response, err error) string {
