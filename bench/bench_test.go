@@ -90,13 +90,15 @@ func TestRequestCounts(t *testing.T) {
 		o    Options
 		want int64
 	}{
-		{"closed model, by count", Options{Rate: 0, Requests: 300, Concurrency: 3}, 300},
+		// Both by-count runs last longer than the timeout by construction:
+		// 900 × 1 ms over 3 connections, and 150 calls at 400/s.
+		{"closed model, by count", Options{Rate: 0, Requests: 900, Concurrency: 3}, 900},
 		{"closed model, by duration", Options{Rate: 0, Duration: 100 * time.Millisecond, Concurrency: 2}, -1},
-		{"open model, by count", Options{Rate: 400, Requests: 60, Concurrency: 4}, 60},
+		{"open model, by count", Options{Rate: 400, Requests: 150, Concurrency: 4}, 150},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.o.Timeout = 50 * time.Millisecond
+			tc.o.Timeout = 250 * time.Millisecond
 			r, err := Run(context.Background(), Target{URL: f.url}, tc.o)
 			if err != nil {
 				t.Fatal(err)
