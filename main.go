@@ -20,6 +20,8 @@ Usage:
                                            copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] list|retry SEQ|retry-all
                                            forwarding backlog and dead letters (via the running server)
+  enneo-edge bench   -url URL [-token T] [-rate N] [-duration D] [-compare URL2] [-out FILE.svg] [-json]
+                                           measure callReceived latency of any enneo server
   enneo-edge version                       print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
@@ -44,6 +46,8 @@ func main() {
 		err = runBackup(args)
 	case "outbox":
 		err = runOutbox(args)
+	case "bench":
+		err = runBench(args)
 	case "version", "-version", "--version":
 		fmt.Println("enneo-edge", version)
 	case "help", "-h", "-help", "--help":

@@ -85,6 +85,7 @@ func (s *Store) commit(batch []*op) {
 		}
 		start := time.Now()
 		err := s.bolt.Update(func(tx *bolt.Tx) error {
+			s.fillAppendOnly(tx)
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
 					return &opError{idx: i, err: err}

@@ -44,6 +44,10 @@ type Options struct {
 	// OpenFile opens the database file; nil means os.OpenFile. Tests use it
 	// to make the disk fail under a running store.
 	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
+
+	// noFreelistSync and defaultFill restore bbolt's defaults, for the
+	// benchmark that measures what tuning.go chose.
+	noFreelistSync, defaultFill bool
 }
 
 // Store is the edge's database. Writes go through the group-commit loop
@@ -60,8 +64,9 @@ type Store struct {
 	stopped chan struct{}
 	stats   commitStats
 
-	running  atomic.Bool
-	onCommit func(writes int, took time.Duration, err error)
+	running     atomic.Bool
+	onCommit    func(writes int, took time.Duration, err error)
+	defaultFill bool // see Options
 
 	mu     sync.RWMutex
 	closed bool
@@ -84,16 +89,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := openBolt(path, &bolt.Options{
-		Timeout:  o.OpenTimeout,
-		MaxSize:  int(o.MaxSize),
-		ReadOnly: o.ReadOnly,
-		OpenFile: o.OpenFile,
-		// The freelist is rebuilt at open instead of written at every
-		// commit: fewer pages per fsync on the hot path.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
+	b, err := openBolt(path, boltOptions(o))
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: locked by another process (is enneo-edge already running?)", path)
 	}
@@ -126,6 +122,8 @@ func Open(path string, o Options) (*Store, error) {
 		stopped:  make(chan struct{}),
 		fatal:    make(chan struct{}),
 		onCommit: o.OnCommit,
+
+		defaultFill: o.defaultFill,
 	}, nil
 }
 

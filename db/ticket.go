@@ -66,7 +66,16 @@ func getTicket(tx *bolt.Tx, id int64) (*model.Ticket, error) {
 }
 
 func putTicket(tx *bolt.Tx, t *model.Ticket) error {
-	return putJSON(tx.Bucket(bucketTickets), u64(t.ID), t, fmt.Sprintf("ticket %d", t.ID))
+	// Not putJSON: its description would be formatted on every call, and
+	// this runs once per call on the hot path.
+	buf, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode ticket %d: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTickets).Put(u64(t.ID), buf); err != nil {
+		return fmt.Errorf("put ticket %d: %w", t.ID, err)
+	}
+	return nil
 }
 
 func getQueueEntry(tx *bolt.Tx, id int64) (*model.QueueEntry, error) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -41,9 +42,12 @@ func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(*bp) // SetBody copies
 	answerBufs.Put(bp)
-	if res.Duplicate {
+	// Enabled is checked first: building the attributes allocates on every
+	// call even when debug logging is off.
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	if debug && res.Duplicate {
 		s.log.Debug("callReceived repeated", "channelId", call.ChannelID, "ticketId", res.Answer.TicketID)
-	} else {
+	} else if debug {
 		s.log.Debug("callReceived", "ticketId", res.Answer.TicketID, "routing", call.Routing, "direction", call.Direction)
 	}
 }

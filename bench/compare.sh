@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Reproduces every number in BENCHMARKS.md: builds enneo-edge and the two
+# baselines, starts each as its own process on a loopback port with a fresh
+# database (fsync on), and measures them one after another with
+# `enneo-edge bench` (a separate process). Results land in $OUT as JSON,
+# a summary with ratios against the baselines is printed at the end.
+#
+#   bench/compare.sh                     # DUR=10s per run
+#   DUR=30s OUT=/tmp/results bench/compare.sh
+#   BIGDB=/tmp/big.db bench/compare.sh   # also: start-up time on a seeded database
+#                                        # (go run ./bench/seed -db /tmp/big.db)
+#   VEGETA=$(go env GOPATH)/bin/vegeta bench/compare.sh   # also: cross-check with vegeta
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-10s}
+OUT=${OUT:-$(mktemp -d)}
+CONC=${CONC:-64}
+mkdir -p "$OUT"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+go run ./bench/probe -dir "$work" | tee "$OUT/probe.txt"
+go build -o "$work/enneo-edge" .
+go build -o "$work/fixed" ./bench/baseline/fixed
+go build -o "$work/nethttp" ./bench/baseline/nethttp
+TOKEN=bench-token-0123456789abcdef
+
+# start NAME CMD...: runs CMD in the background and sets URL_NAME from the
+# "listening on http://..." line it prints.
+start() {
+  local name=$1; shift
+  GODEBUG=gctrace=1 "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
+  pids+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 100); do
+    if url=$(grep -o 'http://[0-9.:]*' "$OUT/$name.stdout" 2>/dev/null | head -1) && [ -n "$url" ]; then
+      eval "URL_$name=$url"; return
+    fi
+    sleep 0.1
+  done
+  echo "$name did not start:"; cat "$OUT/$name.stdout" "$OUT/$name.stderr"; exit 1
+}
+
+cat >"$work/edge.toml" <<TOML
+[server]
+listen = "127.0.0.1:0"
+[storage]
+path = "$work/edge.db"
+[auth]
+tokens = ["$TOKEN"]
+TOML
+start edge "$work/enneo-edge" serve -config "$work/edge.toml"
+start fixed "$work/fixed" -listen 127.0.0.1:0
+start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
+start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
+
+bench() { "$work/enneo-edge" bench -token "$TOKEN" -json "$@"; }
+run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
+  local file=$1; shift
+  echo "== $file" >&2
+  bench "$@" >"$OUT/$file.json"
+}
+
+# Saturation at each concurrency in SATCONC; a target's saturation is its
+# best. Group commit needs callers in flight to fill its batches, the fixed
+# body does not, so one concurrency alone would favour one of them.
+for c in ${SATCONC:-64 256}; do
+  for t in fixed edge nethttp; do
+    url=URL_$t
+    run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
+  done
+done
+for rate in 1000 5000; do
+  for t in fixed edge nethttp; do
+    url=URL_$t
+    run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
+  done
+done
+# The plot: edge and the plain approach on one schedule.
+"$work/enneo-edge" bench -token "$TOKEN" -url "$URL_edge" -name enneo-edge -compare "$URL_nethttp" -name2 "net/http+bbolt baseline" \
+  -rate 500 -concurrency "$CONC" -duration "$DUR" -out "$OUT/plot.svg" >"$OUT/plot.txt"
+
+# Heap under sustained load: the Go runtime's own account (gctrace), the
+# largest heap at any GC during the runs above, and the process's RSS.
+awk '/^gc [0-9]/ { split($0, a, " MB"); n = split(a[1], f, "->"); for (i = 1; i <= n; i++) { sub(/.* /, "", f[i]); if (f[i] + 0 > m) m = f[i] + 0 } } END { print m }' \
+  "$OUT/edge.stderr" >"$OUT/edge-heap-peak-mb.txt"
+grep VmHWM /proc/"$PID_edge"/status >"$OUT/edge-rss.txt" || true
+
+if [ -n "${VEGETA:-}" ]; then
+  # The same target, rate and kind of bodies (each with its own channelId),
+  # measured by vegeta and by enneo-edge bench in the order bench, vegeta,
+  # vegeta, bench, so a drift of the machine during the runs cancels out.
+  vegeta_run() { # vegeta_run NAME URL FILE
+    "$work/enneo-edge" bench -token "$TOKEN" -url "$2" -rate 1000 -duration "$DUR" -vegeta-targets "$work/targets.jsonl"
+    echo "== $3" >&2
+    "$VEGETA" attack -format json -targets "$work/targets.jsonl" -rate 1000 -duration "$DUR" -max-workers "$CONC" \
+      | "$VEGETA" report -type json >"$OUT/$3.json"
+  }
+  for t in delay fixed edge; do
+    url=URL_$t
+    run "agree-$t-bench-1" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
+    vegeta_run "$t" "${!url}" "agree-$t-vegeta-1"
+    vegeta_run "$t" "${!url}" "agree-$t-vegeta-2"
+    run "agree-$t-bench-2" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
+  done
+fi
+
+if [ -n "${BIGDB:-}" ]; then
+  # Start-up: from exec to the "listening" line, on a copy of the seeded
+  # database (the copy keeps the seed pristine), three times.
+  cp "$BIGDB" "$work/big.db"
+  sync "$work/big.db" # else the first start's commit flushes the whole copy
+  sed "s#$work/edge.db#$work/big.db#" "$work/edge.toml" >"$work/big.toml"
+  : >"$OUT/startup-ms.txt"
+  for i in 1 2 3; do
+    : >"$work/big.out"
+    t0=$(date +%s%N)
+    "$work/enneo-edge" serve -config "$work/big.toml" >>"$work/big.out" 2>&1 &
+    p=$!
+    until grep -q listening "$work/big.out"; do sleep 0.005; done
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000000 )) >>"$OUT/startup-ms.txt"
+    kill "$p"; wait "$p" || true
+  done
+fi
+
+python3 bench/summarize.py "$OUT"

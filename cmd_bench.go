@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/enneo-edge/enneo-edge/bench"
+)
+
+func runBench(args []string) error { return benchCommand(args, os.Stdout) }
+
+// benchCommand is `enneo-edge bench`, writing its report to stdout.
+func benchCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	u := fs.String("url", "", "target base URL (http://host:port, …/api/mind, or the full callReceived URL)")
+	token := fs.String("token", "", "API token, sent as Authorization: Bearer")
+	name := fs.String("name", "target", "label of -url in the report and plot")
+	compare := fs.String("compare", "", "second target run on the same schedule after the first (edge vs central)")
+	token2 := fs.String("token2", "", "API token for -compare (default: -token)")
+	name2 := fs.String("name2", "compare", "label of -compare")
+	rate := fs.Float64("rate", 1000, "calls per second on a fixed schedule; 0 = closed model (saturation throughput, latency not corrected)")
+	duration := fs.Duration("duration", 10*time.Second, "length of the schedule")
+	conc := fs.Int("concurrency", 128, "connections, so the most calls in flight at once")
+	timeout := fs.Duration("timeout", 5*time.Second, "timeout of one call")
+	mixFile := fs.String("mix", "", "JSON Lines of {\"name\",\"weight\",\"body\"}; default: inbound external with transcript, inbound native, outbound")
+	seed := fs.Uint64("seed", 1, "seed of the body sequence")
+	out := fs.String("out", "", "write the latency percentile plot to FILE.svg (or .png, needs rsvg-convert)")
+	jsonOut := fs.Bool("json", false, "write the results as JSON to stdout instead of the text report")
+	vegeta := fs.String("vegeta-targets", "", "write rate×duration calls as vegeta JSON targets to FILE and exit (to cross-check with vegeta)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *u == "" {
+		return errors.New("-url is required")
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	mix := bench.DefaultMix()
+	if *mixFile != "" {
+		f, err := os.Open(*mixFile)
+		if err != nil {
+			return fmt.Errorf("-mix: %w", err)
+		}
+		mix, err = bench.ParseMix(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("-mix %s: %w", *mixFile, err)
+		}
+	}
+	if *vegeta != "" {
+		f, err := os.Create(*vegeta)
+		if err != nil {
+			return fmt.Errorf("-vegeta-targets: %w", err)
+		}
+		n := int64(*rate * duration.Seconds())
+		if err := bench.WriteVegetaTargets(f, bench.Target{URL: *u, Token: *token}, mix, *seed, n); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	targets := []bench.Target{{Name: *name, URL: *u, Token: *token}}
+	if *compare != "" {
+		if *token2 == "" {
+			*token2 = *token
+		}
+		targets = append(targets, bench.Target{Name: *name2, URL: *compare, Token: *token2})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := bench.Options{Rate: *rate, Duration: *duration, Concurrency: *conc, Timeout: *timeout, Mix: mix, Seed: *seed}
+	// The live line is for a person watching; logs and pipes get none.
+	live := term.IsTerminal(int(os.Stderr.Fd()))
+	if live {
+		opts.Progress = func(p bench.Progress) {
+			fmt.Fprintf(os.Stderr, "\r\033[K%s  %4.0fs  sent %d/%d  ok %d  errors %d", p.Target, p.Elapsed.Seconds(), p.Sent, p.Planned, p.OK, p.Errors)
+		}
+	}
+	var results []*bench.Result
+	for _, t := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		r, err := bench.Run(ctx, t, opts)
+		if live {
+			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.Name, err)
+		}
+		results = append(results, r)
+	}
+	if *out != "" {
+		if err := writePlot(*out, plotTitle(opts), results); err != nil {
+			return err
+		}
+	}
+	if *jsonOut {
+		return bench.WriteJSON(stdout, results)
+	}
+	return bench.WriteText(stdout, results)
+}
+
+func plotTitle(o bench.Options) string {
+	if o.Rate == 0 {
+		return fmt.Sprintf("callReceived latency, closed model, %d connections, %v", o.Concurrency, o.Duration)
+	}
+	return fmt.Sprintf("callReceived latency at %g calls/s for %v", o.Rate, o.Duration)
+}
+
+// writePlot writes the SVG, or converts it to PNG with rsvg-convert (from
+// librsvg) when the name ends in .png.
+func writePlot(path, title string, results []*bench.Result) error {
+	var svg strings.Builder
+	if err := bench.WriteSVG(&svg, title, results); err != nil {
+		return err
+	}
+	if strings.EqualFold(filepath.Ext(path), ".png") {
+		cmd := exec.Command("rsvg-convert", "-f", "png", "-o", path)
+		cmd.Stdin = strings.NewReader(svg.String())
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("-out %s: rsvg-convert (install librsvg2-bin, or write .svg): %w", path, err)
+		}
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(svg.String()), 0o644); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
+	return nil
+}
