@@ -73,14 +73,14 @@ func TestSIGKILLKeepsAcknowledgedTickets(t *testing.T) {
 		done := make(chan struct{})
 		go func() { acks = load(e, 8, fmt.Sprintf("k%d", cycle), stop); close(done) }()
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
-		if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := e.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-e.done
+		<-e.Done
 		close(stop)
 		<-done
 		if len(acks) == 0 {
-			t.Fatalf("cycle %d: no call was acknowledged before the kill\n%s", cycle, e.logs)
+			t.Fatalf("cycle %d: no call was acknowledged before the kill\n%s", cycle, e.Logs)
 		}
 		t.Logf("cycle %d: %d calls acknowledged before SIGKILL", cycle, len(acks))
 		all = append(all, acks...)
@@ -120,11 +120,11 @@ func TestSIGKILLKeepsAcknowledgedTickets(t *testing.T) {
 	}
 
 	// Graceful stop, then the database passes the structural check.
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := e.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if <-e.done; e.err != nil {
-		t.Fatalf("SIGTERM: exit %v\n%s", e.err, e.logs)
+	if <-e.Done; e.Err != nil {
+		t.Fatalf("SIGTERM: exit %v\n%s", e.Err, e.Logs)
 	}
 	out, err := exec.Command(binary, "check", "-config", cfg).CombinedOutput()
 	if err != nil {
@@ -142,13 +142,13 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 	done := make(chan struct{})
 	go func() { acks = load(e, 8, "term", stop); close(done) }()
 	time.Sleep(500 * time.Millisecond)
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := e.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-e.done:
-		if e.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", e.err, e.logs)
+	case <-e.Done:
+		if e.Err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", e.Err, e.Logs)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit within 15 s of SIGTERM")

@@ -51,15 +51,15 @@ func TestCommitErrorExitsNonZero(t *testing.T) {
 		t.Errorf("call during the fault: %d %s", resp.StatusCode, b)
 	}
 	select {
-	case <-e.done:
+	case <-e.Done:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("still running 20 s after a failed commit\n%s", e.logs)
+		t.Fatalf("still running 20 s after a failed commit\n%s", e.Logs)
 	}
-	if e.err == nil {
-		t.Fatalf("exit status 0 after a failed commit\n%s", e.logs)
+	if e.Err == nil {
+		t.Fatalf("exit status 0 after a failed commit\n%s", e.Logs)
 	}
-	if !strings.Contains(e.logs.String(), "commit failed") {
-		t.Errorf("no log line says why it exited:\n%s", e.logs)
+	if !strings.Contains(e.Logs.String(), "commit failed") {
+		t.Errorf("no log line says why it exited:\n%s", e.Logs)
 	}
 
 	if out, err := exec.Command("chattr", "-i", db).CombinedOutput(); err != nil {

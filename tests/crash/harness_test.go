@@ -3,18 +3,15 @@
 package crash
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 const token = "crash-test-token-0123456789"
@@ -22,32 +19,19 @@ const token = "crash-test-token-0123456789"
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "enneo-edge-crash")
+	bin, cleanup, err := edgetest.Build("../..")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "enneo-edge")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = "../.."
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build enneo-edge:", err)
-		os.Exit(1)
-	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // edge is one running enneo-edge process.
-type edge struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, valid after done
-	logs *bytes.Buffer
-}
+type edge struct{ *edgetest.Proc }
 
 // writeConfig writes a config for a database in dir, listening on a free
 // loopback port.
@@ -69,49 +53,13 @@ tokens = [%q]
 	return path
 }
 
-var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
-
 func start(t *testing.T, cfg string) *edge {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "-config", cfg)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := new(bytes.Buffer)
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e := &edge{cmd: cmd, done: make(chan struct{}), logs: logs}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() { e.err = cmd.Wait(); close(e.done) }()
-	select {
-	case e.url = <-urls:
-	case <-e.done:
-		t.Fatalf("enneo-edge exited at start: %v\n%s", e.err, logs)
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("enneo-edge did not start\n%s", logs)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-e.done
-	})
-	return e
+	return &edge{edgetest.Start(t, binary, cfg)}
 }
 
 func (e *edge) post(client *http.Client, body string) (*http.Response, []byte, error) {
-	req, err := http.NewRequest("POST", e.url+"/api/mind/telephony/callReceived", strings.NewReader(body))
+	req, err := http.NewRequest("POST", e.URL+"/api/mind/telephony/callReceived", strings.NewReader(body))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,7 +74,7 @@ func (e *edge) post(client *http.Client, body string) (*http.Response, []byte, e
 }
 
 func (e *edge) get(path string) (int, []byte, error) {
-	req, err := http.NewRequest("GET", e.url+path, nil)
+	req, err := http.NewRequest("GET", e.URL+path, nil)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,67 +1,29 @@
 package crash
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // anyListenLine also matches the https:// line of a TLS listener.
-var anyListenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startEnv is start with extra environment (a fake NOTIFY_SOCKET).
 func startEnv(t *testing.T, cfg string, env []string) *edge {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "-config", cfg)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := new(bytes.Buffer)
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e := &edge{cmd: cmd, done: make(chan struct{}), logs: logs}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := anyListenLine.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() { e.err = cmd.Wait(); close(e.done) }()
-	select {
-	case e.url = <-urls:
-	case <-e.done:
-		t.Fatalf("enneo-edge exited at start: %v\n%s", e.err, logs)
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("enneo-edge did not start\n%s", logs)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-e.done
-	})
-	return e
+	return &edge{edgetest.Start(t, binary, cfg, env...)}
 }
 
 // notifySocket is a fake systemd notify socket.
@@ -93,7 +55,7 @@ func TestSystemdReadyAfterListenerAndWatchdog(t *testing.T) {
 	e := startEnv(t, cfg, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"})
 	msg, err := readDatagram(conn, 20*time.Second)
 	if err != nil || msg != "READY=1" {
-		t.Fatalf("first notification %q, %v; want READY=1\n%s", msg, err, e.logs)
+		t.Fatalf("first notification %q, %v; want READY=1\n%s", msg, err, e.Logs)
 	}
 	// READY means the listener works now, not soon.
 	if code, body, err := e.get("/readyz"); err != nil || code != 200 {
@@ -104,7 +66,7 @@ func TestSystemdReadyAfterListenerAndWatchdog(t *testing.T) {
 		msg, err := readDatagram(conn, 20*time.Second)
 		switch {
 		case err != nil:
-			t.Fatalf("want watchdog pings and a STATUS= line for systemctl status: %v\n%s", err, e.logs)
+			t.Fatalf("want watchdog pings and a STATUS= line for systemctl status: %v\n%s", err, e.Logs)
 		case strings.HasPrefix(msg, "STATUS="):
 			sawStatus = true
 		case msg == "WATCHDOG=1":
@@ -113,12 +75,12 @@ func TestSystemdReadyAfterListenerAndWatchdog(t *testing.T) {
 			t.Fatalf("unexpected notification %q", msg)
 		}
 	}
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := e.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	<-e.done
-	if e.err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", e.err, e.logs)
+	<-e.Done
+	if e.Err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", e.Err, e.Logs)
 	}
 	sawStopping := false
 	for {
@@ -146,10 +108,10 @@ func makeDatabase(t *testing.T, dir string) (cfg, path string) {
 			t.Fatalf("call: %v %s", err, b)
 		}
 	}
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	<-e.done
-	if e.err != nil {
-		t.Fatalf("stop: %v\n%s", e.err, e.logs)
+	_ = e.Cmd.Process.Signal(syscall.SIGTERM)
+	<-e.Done
+	if e.Err != nil {
+		t.Fatalf("stop: %v\n%s", e.Err, e.Logs)
 	}
 	return cfg, filepath.Join(dir, "edge.db")
 }
@@ -292,7 +254,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	}
 	before := sink.snapshot()
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	out, err := exec.Command(binary, "backup", "-config", cfg, "-url", e.url, backup).CombinedOutput()
+	out, err := exec.Command(binary, "backup", "-config", cfg, "-url", e.URL, backup).CombinedOutput()
 	afterCount := len(sink.snapshot())
 	close(stop)
 	wg.Wait()

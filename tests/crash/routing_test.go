@@ -11,7 +11,7 @@ import (
 
 func (e *edge) send(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +72,10 @@ func TestRoutingTimersAndCrash(t *testing.T) {
 	e.waitFor(t, "/api/mind/telephony/routingAvailability?userId=1", `"callRoutingStatus":"notResponding"`)
 	e.waitFor(t, "/api/mind/telephony/getRouting?channelId=crash-ring", `"status":"waitingForAgent"`)
 
-	if err := e.cmd.Process.Kill(); err != nil {
+	if err := e.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.done
+	<-e.Done
 	e = start(t, cfg)
 	e.waitFor(t, "/api/mind/telephony/getRouting?channelId=crash-ring", `"status":"waitingForAgent"`)
 	if code, body := e.send(t, "PATCH", "/api/mind/profile/2/routingStatus", `{"callRoutingStatus":"idle"}`); code != 200 {

@@ -35,8 +35,8 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startEnv(t, cfg, nil)
-	if !strings.HasPrefix(e.url, "https://") {
-		t.Fatalf("listening on %s, want https", e.url)
+	if !strings.HasPrefix(e.URL, "https://") {
+		t.Fatalf("listening on %s, want https", e.URL)
 	}
 	client := func(c *x509.Certificate) (*http.Client, *http.Transport) {
 		pool := x509.NewCertPool()
@@ -45,7 +45,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 		return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr
 	}
 	call := func(c *http.Client, ch string) (*http.Response, error) {
-		req, _ := http.NewRequest("POST", e.url+"/api/mind/telephony/callReceived", strings.NewReader(`{"channelId":"`+ch+`"}`))
+		req, _ := http.NewRequest("POST", e.URL+"/api/mind/telephony/callReceived", strings.NewReader(`{"channelId":"`+ch+`"}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := c.Do(req)
 		if err == nil {
@@ -57,11 +57,11 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	old, oldTr := client(c1)
 	defer oldTr.CloseIdleConnections()
 	if resp, err := call(old, "t-1"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("call over TLS: %v %v\n%s", resp, err, e.logs)
+		t.Fatalf("call over TLS: %v %v\n%s", resp, err, e.Logs)
 	}
 
 	_, _, c2 := testcert.Write(t, dir, 2)
-	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := e.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	fresh, freshTr := client(c2)
@@ -73,7 +73,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("new connections never got the new certificate: %v %v\n%s", resp, err, e.logs)
+			t.Fatalf("new connections never got the new certificate: %v %v\n%s", resp, err, e.Logs)
 		}
 		freshTr.CloseIdleConnections()
 		time.Sleep(20 * time.Millisecond)
@@ -84,13 +84,13 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	}
 
 	backup := filepath.Join(t.TempDir(), "tls-backup.db")
-	if out, err := exec.Command(binary, "backup", "-config", cfg, "-url", e.url, backup).CombinedOutput(); err != nil {
+	if out, err := exec.Command(binary, "backup", "-config", cfg, "-url", e.URL, backup).CombinedOutput(); err != nil {
 		t.Fatalf("backup over TLS: %v\n%s", err, out)
 	}
 	// The log is read once the process is gone (its writer is then done).
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	<-e.done
-	if !strings.Contains(e.logs.String(), "TLS certificate reloaded") {
-		t.Errorf("no log line for the reload:\n%s", e.logs)
+	_ = e.Cmd.Process.Signal(syscall.SIGTERM)
+	<-e.Done
+	if !strings.Contains(e.Logs.String(), "TLS certificate reloaded") {
+		t.Errorf("no log line for the reload:\n%s", e.Logs)
 	}
 }

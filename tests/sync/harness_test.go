@@ -5,22 +5,19 @@
 package sync
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	gosync "sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 const (
@@ -31,51 +28,21 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "enneo-edge-sync")
+	bin, cleanup, err := edgetest.Build("../..")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "enneo-edge")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = "../.."
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build enneo-edge:", err)
-		os.Exit(1)
-	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-// proc is one running enneo-edge process.
+// proc is one running enneo-edge process and the token it accepts.
 type proc struct {
-	cmd   *exec.Cmd
-	url   string
+	*edgetest.Proc
 	token string
-	done  chan struct{} // closed when the process has exited
-	err   error         // its exit status, valid after done
-	logs  *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer the process's stderr copier and the test
-// may use at the same time.
-type syncBuffer struct {
-	mu gosync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // config is what a test sets in a process's config file.
@@ -125,74 +92,18 @@ max_attempts = 3
 	return path
 }
 
-var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
-
 func start(t *testing.T, cfg, token string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "-config", cfg)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := new(syncBuffer)
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, token: token, done: make(chan struct{}), logs: logs}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	select {
-	case p.url = <-urls:
-	case <-p.done:
-		t.Fatalf("enneo-edge exited at start: %v\n%s", p.err, logs)
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("enneo-edge did not start\n%s", logs)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-	})
-	return p
+	return &proc{Proc: edgetest.Start(t, binary, cfg), token: token}
 }
 
-// stop ends the process with SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no exit within 20 s of SIGTERM\n%s", p.logs)
-	}
-}
+func (p *proc) stop(t *testing.T) { p.Stop(t) }
 
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
+func (p *proc) kill(t *testing.T) { p.Kill(t) }
 
 // call posts a callReceived and returns the ticket ID of a 200, 0 else.
 func (p *proc) call(client *http.Client, body string) (int64, error) {
-	req, err := http.NewRequest("POST", p.url+"/api/mind/telephony/callReceived", strings.NewReader(body))
+	req, err := http.NewRequest("POST", p.URL+"/api/mind/telephony/callReceived", strings.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -218,7 +129,7 @@ func (p *proc) call(client *http.Client, body string) (int64, error) {
 // get decodes a JSON answer of the edge API into v.
 func (p *proc) get(t *testing.T, path string, v any) {
 	t.Helper()
-	req, err := http.NewRequest("GET", p.url+path, nil)
+	req, err := http.NewRequest("GET", p.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

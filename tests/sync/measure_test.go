@@ -73,7 +73,7 @@ func envInt(name string, def int) int {
 // (RssFile, page cache the kernel can drop) from /proc.
 func rss(t *testing.T, p *proc) string {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,12 +144,12 @@ func TestRefusedRecordsAreDeadLettered(t *testing.T) {
 		}
 	}
 
-	out, err := exec.Command(binary, "outbox", "-config", cfg, "-url", edge.url, "list").CombinedOutput()
+	out, err := exec.Command(binary, "outbox", "-config", cfg, "-url", edge.URL, "list").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "dead letters: 10") || !strings.Contains(string(out), "central answered 422") {
 		t.Fatalf("outbox list: %v\n%s", err, out)
 	}
 	rec.setRefuse(nil)
-	out, err = exec.Command(binary, "outbox", "-config", cfg, "-url", edge.url, "retry-all").CombinedOutput()
+	out, err = exec.Command(binary, "outbox", "-config", cfg, "-url", edge.URL, "retry-all").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "10 record(s) back in the outbox") {
 		t.Fatalf("outbox retry-all: %v\n%s", err, out)
 	}
@@ -161,7 +161,7 @@ func TestRefusedRecordsAreDeadLettered(t *testing.T) {
 	if len(seen) != 50 || rec.count() != 50 {
 		t.Fatalf("after retry: %d channels in %d requests, want 50 once each", len(seen), rec.count())
 	}
-	out, err = exec.Command(binary, "outbox", "-config", cfg, "-url", edge.url, "retry", "3").CombinedOutput()
+	out, err = exec.Command(binary, "outbox", "-config", cfg, "-url", edge.URL, "retry", "3").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "404: dead letter 3: not found") {
 		t.Fatalf("retry of a delivered record: %v\n%s", err, out)
 	}
@@ -188,8 +188,8 @@ func TestUnauthorizedPausesTheQueue(t *testing.T) {
 		v.Outbox.DeadLetters != 0 || v.Outbox.Pending != 30 {
 		t.Fatalf("while paused: %+v paused %+v", v.Outbox, v.Outbox.Paused)
 	}
-	if !strings.Contains(edge.logs.String(), "PAUSED") {
-		t.Fatalf("the pause is not in the log:\n%s", edge.logs)
+	if !strings.Contains(edge.Logs.String(), "PAUSED") {
+		t.Fatalf("the pause is not in the log:\n%s", edge.Logs)
 	}
 	rec.tokenOK.Store(true)
 	edge.waitDrained(t, 30*time.Second)
@@ -237,7 +237,7 @@ func TestSIGKILLCyclesHubExactlyOnce(t *testing.T) {
 	hubDir := t.TempDir()
 	hub := start(t, writeConfig(t, config{dir: hubDir, site: 90, token: hubToken}), hubToken)
 	dir := t.TempDir()
-	cfg := writeConfig(t, config{dir: dir, site: edgeSite, token: edgeToken, upstreamURL: hub.url + "/api/mind"})
+	cfg := writeConfig(t, config{dir: dir, site: edgeSite, token: edgeToken, upstreamURL: hub.URL + "/api/mind"})
 
 	acks := map[string]int64{}
 	const cycles = 6
@@ -251,7 +251,7 @@ func TestSIGKILLCyclesHubExactlyOnce(t *testing.T) {
 		close(stop)
 		got := <-done
 		if len(got) == 0 {
-			t.Fatalf("cycle %d: nothing acknowledged before the kill\n%s", cycle, edge.logs)
+			t.Fatalf("cycle %d: nothing acknowledged before the kill\n%s", cycle, edge.Logs)
 		}
 		for ch, id := range got {
 			acks[ch] = id
@@ -272,7 +272,7 @@ func TestSIGKILLCyclesHubExactlyOnce(t *testing.T) {
 func TestAmbiguousAnswersHubDeduplicates(t *testing.T) {
 	hubDir := t.TempDir()
 	hub := start(t, writeConfig(t, config{dir: hubDir, site: 91, token: hubToken}), hubToken)
-	px := newDroppingProxy(t, hub.url, 0.2)
+	px := newDroppingProxy(t, hub.URL, 0.2)
 	dir := t.TempDir()
 	cfg := writeConfig(t, config{dir: dir, site: edgeSite, token: edgeToken, upstreamURL: px.url + "/api/mind"})
 	edge := start(t, cfg, edgeToken)
