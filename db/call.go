@@ -254,7 +254,7 @@ func (s *Store) putQueueEntry(f *flow, c *model.Call, t *model.Ticket) error {
 			return err
 		}
 	}
-	return putJSON(b, u64(q.ID), q, "queue entry")
+	return writeQueueEntry(b, q)
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any, what string) error {

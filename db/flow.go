@@ -98,7 +98,7 @@ func (f *flow) setQueue(q *model.QueueEntry, t *model.Ticket, to string, data ma
 	}
 	data["queueId"], data["from"], data["to"] = q.ID, from, to
 	f.event(t, "queueStatusChanged", data)
-	return putJSON(f.tx.Bucket(bucketQueues), u64(q.ID), q, "queue entry")
+	return writeQueueEntry(f.tx.Bucket(bucketQueues), q)
 }
 
 func waitingValue(q *model.QueueEntry) []byte {

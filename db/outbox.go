@@ -3,10 +3,13 @@ package db
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/model"
 )
 
 // Outbox record kinds, one per enneo endpoint a record is forwarded to:
@@ -41,13 +44,41 @@ func appendOutbox(tx *bolt.Tx, r OutboxRecord) error {
 		return fmt.Errorf("next outbox seq: %w", err)
 	}
 	r.Seq = seq
-	if err := putJSON(b, u64(int64(seq)), r, "outbox record"); err != nil {
-		return err
+	if err := b.Put(u64(int64(seq)), r.appendJSON(make([]byte, 0, 256+len(r.Body)))); err != nil {
+		return fmt.Errorf("put outbox record %d: %w", seq, err)
 	}
 	if err := indexOutbox(tx, r); err != nil {
 		return err
 	}
 	return addPending(tx, 1)
+}
+
+// appendJSON encodes the record without reflection: one is written per
+// call inside the commit loop, and go-json would re-compact the body our
+// own encoders already made compact. TestOutboxRecordEncoding keeps it in
+// step with go-json, which reads it back.
+func (r *OutboxRecord) appendJSON(b []byte) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"kind":`...)
+	b = model.AppendString(b, r.Kind)
+	if r.TicketID != 0 {
+		b = append(b, `,"ticketId":`...)
+		b = strconv.AppendInt(b, r.TicketID, 10)
+	}
+	if r.UserID != 0 {
+		b = append(b, `,"userId":`...)
+		b = strconv.AppendInt(b, r.UserID, 10)
+	}
+	b = append(b, `,"body":`...)
+	if len(r.Body) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, r.Body...)
+	}
+	b = append(b, `,"createdAt":"`...)
+	b = r.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"', '}')
 }
 
 // addPending keeps the pending count beside the records so the status

@@ -66,14 +66,18 @@ func getTicket(tx *bolt.Tx, id int64) (*model.Ticket, error) {
 }
 
 func putTicket(tx *bolt.Tx, t *model.Ticket) error {
-	// Not putJSON: its description would be formatted on every call, and
-	// this runs once per call on the hot path.
-	buf, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode ticket %d: %w", t.ID, err)
-	}
-	if err := tx.Bucket(bucketTickets).Put(u64(t.ID), buf); err != nil {
+	// Encoded by hand (model/encode.go): this runs for every call inside
+	// the single commit loop. bbolt keeps the slice until the commit, so
+	// it is a fresh one each time.
+	if err := tx.Bucket(bucketTickets).Put(u64(t.ID), t.AppendJSON(make([]byte, 0, 1024))); err != nil {
 		return fmt.Errorf("put ticket %d: %w", t.ID, err)
+	}
+	return nil
+}
+
+func writeQueueEntry(b *bolt.Bucket, q *model.QueueEntry) error {
+	if err := b.Put(u64(q.ID), q.AppendJSON(make([]byte, 0, 384))); err != nil {
+		return fmt.Errorf("put queue entry %d: %w", q.ID, err)
 	}
 	return nil
 }
