@@ -175,10 +175,7 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 	if err := tx.Bucket(bucketChannels).Put([]byte(t.ChannelID), u64(t.ID)); err != nil {
 		return CallResult{}, fmt.Errorf("index channel %q: %w", t.ChannelID, err)
 	}
-	body, err := json.Marshal(c)
-	if err != nil {
-		return CallResult{}, fmt.Errorf("encode outbox record: %w", err)
-	}
+	body := c.AppendJSON(make([]byte, 0, 512))
 	if err := appendOutbox(tx, OutboxRecord{Kind: KindCallReceived, TicketID: t.ID, Body: body, CreatedAt: now}); err != nil {
 		return CallResult{}, err
 	}

@@ -241,3 +241,42 @@ func (q *QueueEntry) AppendJSON(b []byte) []byte {
 	w.timePtr("callStartedAt", q.CallStartedAt, true)
 	return append(w.b, '}')
 }
+
+// AppendJSON appends the call as the body forwarded to central: enneo's
+// field names, absent fields left out.
+func (c *Call) AppendJSON(b []byte) []byte {
+	w := jsonWriter{b: append(b, '{')}
+	w.str("routing", c.Routing)
+	w.str("direction", c.Direction)
+	w.str("status", c.Status)
+	w.bool("triggerAiProcessing", c.TriggerAIProcessing)
+	w.strOmit("contractId", c.ContractID)
+	w.strOmit("customerId", c.CustomerID)
+	w.strOmit("phone", c.Phone)
+	w.strOmit("to", c.To)
+	w.intOmit("agentId", c.AgentID)
+	w.intOmit("aiAgentId", c.AIAgentID)
+	w.intOmit("userId", c.UserID)
+	w.intOmit("triggeredBy", c.TriggeredBy)
+	w.intOmit("subchannelId", c.SubchannelID)
+	w.strOmit("channelId", c.ChannelID)
+	w.strOmit("callerName", c.CallerName)
+	w.strOmit("externalTicketId", c.ExternalTicketID)
+	if len(c.Transcript) > 0 {
+		w.key("transcript")
+		w.b = append(w.b, '[')
+		for i := range c.Transcript {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			e := &c.Transcript[i]
+			ew := jsonWriter{b: append(w.b, '{')}
+			ew.str("speaker", e.Speaker)
+			ew.str("message", e.Message)
+			ew.strOmit("timestamp", e.Timestamp)
+			w.b = append(ew.b, '}')
+		}
+		w.b = append(w.b, ']')
+	}
+	return append(w.b, '}')
+}

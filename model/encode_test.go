@@ -68,6 +68,18 @@ func TestEncodersMatchGoJSON(t *testing.T) {
 			}},
 		{"empty queue entry", &QueueEntry{}, func() []byte { return (&QueueEntry{}).AppendJSON(nil) }},
 	}
+	var fullCall Call
+	fill(reflect.ValueOf(&fullCall).Elem(), &n)
+	tests = append(tests, struct {
+		name string
+		v    any
+		enc  func() []byte
+	}{"full call", &fullCall, func() []byte { return fullCall.AppendJSON(nil) }},
+		struct {
+			name string
+			v    any
+			enc  func() []byte
+		}{"empty call", &Call{}, func() []byte { return (&Call{}).AppendJSON(nil) }})
 	var fullQ QueueEntry
 	fill(reflect.ValueOf(&fullQ).Elem(), &n)
 	tests = append(tests, struct {
