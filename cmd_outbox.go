@@ -46,6 +46,10 @@ func runOutbox(args []string) error {
 		if *base, err = serverURL(cfg.Server.Listen); err != nil {
 			return err
 		}
+		if cfg.Server.TLSCertFile != "" {
+			// The server speaks only HTTPS then (see urlFromListen).
+			*base = "https://" + strings.TrimPrefix(*base, "http://")
+		}
 	}
 	if *token == "" && len(cfg.Auth.Tokens) > 0 {
 		*token = cfg.Auth.Tokens[0]
@@ -53,7 +57,12 @@ func runOutbox(args []string) error {
 	if *token == "" {
 		return errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN (the token printed at first start)")
 	}
-	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: &http.Client{Timeout: 30 * time.Second}}
+	// Trusts the appliance's own certificate, as backup does.
+	hc, err := backupClient(cfg, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: hc}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		rest = []string{"list"}

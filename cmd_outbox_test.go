@@ -1,8 +1,16 @@
 package main
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/enneo-edge/enneo-edge/internal/testcert"
 )
 
 func TestServerURL(t *testing.T) {
@@ -51,5 +59,38 @@ func TestRunOutboxRefusesBadArguments(t *testing.T) {
 	}
 	if err := runOutbox([]string{"-config", "", "-url", "http://127.0.0.1:1", "list"}); err == nil || !strings.Contains(err.Error(), "no API token") {
 		t.Errorf("without a token: %v", err)
+	}
+}
+
+// TestRunOutboxReachesATLSServer: with server.tls_cert_file set the server
+// speaks only HTTPS, so the outbox command must too (and trust the
+// appliance's own certificate), as backup does.
+func TestRunOutboxReachesATLSServer(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := testcert.Write(t, dir, 1)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "outbox-tls-test-token"
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/edge/v1/outbox" || r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, `{"success":false,"error":"unexpected request"}`, http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write([]byte(`{"success":true,"outbox":{"pending":0},"forwarder":null,"head":[],"deadLetters":[]}`))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cfg := filepath.Join(dir, "edge.toml")
+	toml := fmt.Sprintf("[server]\nlisten = %q\ntls_cert_file = %q\ntls_key_file = %q\n[auth]\ntokens = [%q]\n",
+		srv.Listener.Addr().String(), certFile, keyFile, token)
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ENNEO_EDGE_TOKEN", "")
+	if err := runOutbox([]string{"-config", cfg, "-json", "list"}); err != nil {
+		t.Fatalf("outbox list against the TLS server: %v", err)
 	}
 }

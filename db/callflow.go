@@ -78,8 +78,11 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		if _, err := f.dispatch(); err != nil {
 			return err
 		}
-		cp := *p
-		out = &cp
+		// dispatch may have offered the agent a call: answer what is
+		// stored, not what was asked for.
+		if out, err = getPresence(tx, userID); err != nil {
+			return err
+		}
 		return f.flush()
 	})
 	return out, err

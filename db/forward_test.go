@@ -298,3 +298,71 @@ func TestPruneSyncedKeepsUnsynced(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneSyncedKeepsLiveCalls: a ticket is synced as soon as its
+// callReceived reached central, while the call may still wait in the
+// queue or be talked on. Pruning it then would leave the routing indexes
+// and presences pointing at a ticket that is gone, and every later
+// dispatch, timer run or presence change touching them would fail.
+func TestPruneSyncedKeepsLiveCalls(t *testing.T) {
+	s, clk := openForwardTest(t)
+	ctx := context.Background()
+	// Agent 7 is logged in but on a break: the native call waits.
+	if _, err := s.SetRoutingStatus(ctx, 7, model.RoutingStatusChange{CallRoutingStatus: model.PresenceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := call(t, s, "waiting") // outbox seq 2
+	// Agent 8 takes an external call at once (interacting, no queue entry).
+	res, err := s.CreateCall(ctx, NewCall{Call: model.Call{Routing: model.RoutingExternal, Direction: model.DirectionIn,
+		Status: model.StatusOpen, ChannelID: "talking", UserID: 8}}) // outbox seq 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	talking := res.Answer.TicketID
+	for seq, central := range map[uint64]int64{2: 12, 3: 13} {
+		if err := s.MarkDelivered(ctx, seq, central); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.add(2 * time.Hour)
+	if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("pruned %d (%v) live calls, want 0", n, err)
+	}
+	for _, id := range []int64{waiting, talking} {
+		if _, _, err := s.Ticket(id); err != nil {
+			t.Fatalf("live ticket %d pruned: %v", id, err)
+		}
+	}
+	// Routing goes on: agent 7 comes back and is offered the waiting call;
+	// agent 8 may still change status mid-call.
+	if _, err := s.SetRoutingStatus(ctx, 7, model.RoutingStatusChange{CallRoutingStatus: model.PresenceIdle}); err != nil {
+		t.Fatalf("agent 7 idle: %v", err)
+	}
+	if p, _ := s.Presence(7); p.CallRoutingStatus != model.PresenceBeingConnected || p.CurrentTicketID != waiting {
+		t.Fatalf("agent 7 not offered the waiting call: %+v", p)
+	}
+	if _, err := s.SetRoutingStatus(ctx, 8, model.RoutingStatusChange{CallRoutingStatus: model.PresenceUnavailable}); err != nil {
+		t.Fatalf("agent 8 mid-call status: %v", err)
+	}
+	// Once the calls are over and their follow-ups delivered, they go.
+	for _, ch := range []string{"waiting", "talking"} {
+		if _, err := s.CallCompleted(ctx, model.CallCompleted{ChannelID: ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkDelivered(ctx, 6, 0); err != nil { // seqs 4, 5: presence records
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivered(ctx, 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(2 * time.Hour)
+	// Agent 7 was ringing (back to idle); agent 8 is in after-call work
+	// until the timer frees them.
+	if _, err := s.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v) finished calls, want 2", n, err)
+	}
+}

@@ -37,7 +37,7 @@ func (s *Store) PruneSynced(ctx context.Context, cutoff time.Time, limit int) (i
 			if err := idx.Delete(k); err != nil {
 				return fmt.Errorf("delete synced index entry: %w", err)
 			}
-			ok, err := pruneTicket(tx, fromU64(k[8:]), fromU64(k[:8]))
+			ok, err := pruneTicket(tx, fromU64(k[8:]), fromU64(k[:8]), s.now().UTC())
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func (s *Store) PruneSynced(ctx context.Context, cutoff time.Time, limit int) (i
 	return n, err
 }
 
-func pruneTicket(tx *bolt.Tx, id, syncedAt int64) (bool, error) {
+func pruneTicket(tx *bolt.Tx, id, syncedAt int64, now time.Time) (bool, error) {
 	t, err := getTicket(tx, id)
 	if isNotFound(err) {
 		return false, nil
@@ -65,6 +65,20 @@ func pruneTicket(tx *bolt.Tx, id, syncedAt int64) (bool, error) {
 	key := append([]byte{keyTicket}, u64(id)...)
 	if hasPrefix(tx.Bucket(bucketOutboxKeys), key) || hasPrefix(tx.Bucket(bucketDeadLetters), key) {
 		return false, nil
+	}
+	// Synced says only that central has every record so far: the call
+	// may still wait, ring or be talked on, and the routing indexes and
+	// presences name its ticket and queue entry until it is over. Look
+	// again one retention period later.
+	if live, err := callInUse(tx, t); err != nil || live {
+		if err != nil {
+			return false, err
+		}
+		t.Forwarding.SyncedAt = &now
+		if err := tx.Bucket(bucketSynced).Put(syncedKey(now, id), nil); err != nil {
+			return false, fmt.Errorf("index synced ticket %d: %w", id, err)
+		}
+		return false, putTicket(tx, t)
 	}
 	if err := tx.Bucket(bucketTickets).Delete(u64(id)); err != nil {
 		return false, fmt.Errorf("delete ticket %d: %w", id, err)
@@ -81,4 +95,41 @@ func pruneTicket(tx *bolt.Tx, id, syncedAt int64) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// callInUse reports whether routing still refers to the ticket: its queue
+// entry waits, rings or is being handled, or an agent's presence holds it
+// (ringing, talking, after-call work).
+func callInUse(tx *bolt.Tx, t *model.Ticket) (bool, error) {
+	users := []int64{t.AgentID}
+	if t.QueueID != 0 {
+		q, err := getQueueEntry(tx, t.QueueID)
+		if err != nil && !isNotFound(err) {
+			return false, err
+		}
+		if q != nil {
+			switch q.Status {
+			case model.QueueWaitingForAgent, model.QueueAssigned:
+				return true, nil
+			case model.QueueCurrentlyProcessed:
+				if t.CallEndedAt == nil {
+					return true, nil
+				}
+			}
+			users = append(users, q.AssignedUserID)
+		}
+	}
+	for _, id := range users {
+		if id == 0 {
+			continue
+		}
+		p, err := getPresence(tx, id)
+		if err != nil {
+			return false, err
+		}
+		if p.CurrentTicketID == t.ID {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -3,9 +3,13 @@ package server
 import (
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
+
+// minBackupRate is the slowest client a backup waits for, in bytes/s.
+const minBackupRate = 4 << 20
 
 // backup streams a consistent copy of the whole database (bbolt's
 // Tx.WriteTo) while calls keep being committed. Content-Length is exact, so
@@ -18,6 +22,10 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	size := b.Size()
+	// server.write_timeout bounds an answer of a few kilobytes; a whole
+	// database takes longer. Allow the copy a slow client (4 MiB/s), and
+	// no more: an open backup keeps a commit that grows the file waiting.
+	_ = ctx.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout + time.Duration(size/minBackupRate)*time.Second))
 	pr, pw := io.Pipe()
 	go func() {
 		// fasthttp closes pr when the client goes away, which ends

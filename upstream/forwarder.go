@@ -370,10 +370,21 @@ func (f *Forwarder) failed(rd db.Ready, res result) {
 		global = max(backoff(n-breakerThreshold, f.opt.BackoffMin, f.opt.BackoffMax, rand.Float64), res.retryAfter)
 		f.openTill = f.clock.Now().Add(global)
 	}
+	f.repauseLocked()
 	f.mu.Unlock()
 	f.backoffKey(rd.Key, max(attempts, 1), res.retryAfter)
 	f.log.Warn("outbox: central unreachable or failing; will retry", "seq", rd.Record.Seq, "kind", rd.Record.Kind,
 		"attempts", attempts, "failuresInARow", n, "queueWaits", global.String(), "err", msg)
+}
+
+// repauseLocked keeps a paused queue paused after a probe that failed for
+// another reason than the credentials: the next probe waits PausedRetry,
+// instead of the rest of the backlog going out one record after another.
+// f.mu must be held.
+func (f *Forwarder) repauseLocked() {
+	if f.paused != nil {
+		f.probeAt = f.clock.Now().Add(f.opt.PausedRetry)
+	}
 }
 
 // backoffKey keeps key's next record back for a jittered backoff after
@@ -404,6 +415,7 @@ func (f *Forwarder) refuse(rd db.Ready, res result) {
 	f.mu.Lock()
 	f.failures, f.openTill = 0, time.Time{}
 	f.st.lastError = msg
+	f.repauseLocked()
 	f.mu.Unlock()
 	if attempts < f.opt.MaxAttempts {
 		f.backoffKey(rd.Key, attempts)

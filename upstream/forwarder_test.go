@@ -484,3 +484,36 @@ func TestTooManyRequestsHonoursRetryAfter(t *testing.T) {
 		t.Fatalf("central accepted %d, want 3", n)
 	}
 }
+
+// TestPausedQueueProbesOnlyEveryPausedRetryWhenCentralFails: while paused,
+// a probe that fails for another reason (central in maintenance: 503) must
+// not let the rest of the backlog out at once; the next probe waits
+// PausedRetry like after a 401.
+func TestPausedQueueProbesOnlyEveryPausedRetryWhenCentralFails(t *testing.T) {
+	c := newCentral(t)
+	c.tokenOK.Store(false)
+	s := newStore(t)
+	for i := range 5 {
+		newCall(t, s, fmt.Sprintf("pm-%d", i))
+	}
+	clk := &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	o := fastOptions(c.url())
+	o.PausedRetry = time.Hour
+	o.BackoffMin, o.BackoffMax = time.Hour, time.Hour
+	f := startForwarder(t, s, clk, o)
+
+	waitFor(t, "the pause", func() bool { st := f.Status(); return st.Paused && st.InFlight == 0 })
+	waitFor(t, "the probe timer", func() bool { return clk.waiting(clk.Now().Add(time.Hour)) })
+	n0 := c.requests.Load()
+
+	c.down.Store(true) // central now answers 503
+	clk.advance(time.Hour)
+	waitFor(t, "the probe", func() bool { return c.requests.Load() >= n0+1 })
+	waitFor(t, "the next probe timer", func() bool {
+		return f.Status().InFlight == 0 && clk.waiting(clk.Now().Add(time.Hour))
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := c.requests.Load(); n != n0+1 {
+		t.Fatalf("%d requests after one failed probe while paused, want %d (one probe per paused_retry)", n-n0, 1)
+	}
+}
