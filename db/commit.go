@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -104,13 +105,13 @@ func (s *Store) commit(batch []*op) {
 		}
 		if isFull(err) {
 			// Nothing was written: refuse this batch, keep serving.
-			err = errors.Join(ErrFull, err)
+			err = fmt.Errorf("%w (%v)", ErrFull, err)
 		} else if err != nil {
 			// A failed commit may still reach the disk later (bbolt writes
 			// the meta page before its fsync), so no later write may be
 			// acknowledged on top of an unknown state.
 			s.fail(err)
-			err = errors.Join(ErrFailed, err)
+			err = fmt.Errorf("%w: %w", ErrFailed, err)
 		}
 		if s.onCommit != nil {
 			s.onCommit(len(batch), took, err)
@@ -135,15 +136,27 @@ func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	o := &op{fn: fn, done: make(chan error, 1)}
+	// The commit loop may stop between the check above and the send; an op
+	// it never took is answered ErrClosed instead of waiting forever.
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
 		return ErrCommitTimeout
+	case <-s.stopped:
+		return ErrClosed
 	}
 	select {
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
 		return ErrCommitTimeout
+	case <-s.stopped:
+		// Run answers every op it took before it stops.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
