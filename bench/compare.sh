@@ -119,7 +119,10 @@ if [ -n "${BIGDB:-}" ]; then
     t0=$(date +%s%N)
     "$work/enneo-edge" serve -config "$work/big.toml" >>"$work/big.out" 2>&1 &
     p=$!
-    until grep -q listening "$work/big.out"; do sleep 0.005; done
+    until grep -q listening "$work/big.out"; do
+      kill -0 "$p" 2>/dev/null || { cat "$work/big.out" >&2; exit 1; } # it refused to start
+      sleep 0.005
+    done
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000000 )) >>"$OUT/startup-ms.txt"
     kill "$p"; wait "$p" || true

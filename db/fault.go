@@ -23,9 +23,14 @@ func isFull(err error) bool {
 	return errors.Is(err, berrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOSPC)
 }
 
+// coreBuckets are in every enneo-edge database since the first version.
+// Buckets added later are created by the first read-write Open, so a file
+// written by an older version is upgraded, not refused.
+var coreBuckets = [][]byte{bucketTickets, bucketChannels, bucketOutbox, bucketMeta}
+
 // hasBuckets makes sure a file opened read-only is an enneo-edge database.
 func hasBuckets(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
+	for _, name := range coreBuckets {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing (not an enneo-edge database?)", name)
 		}
