@@ -57,7 +57,7 @@ func runBackup(args []string) error {
 	if err != nil {
 		return err
 	}
-	summary, err := checkFile(dest + ".partial")
+	summary, err := checkFile(dest+".partial", false)
 	if err != nil {
 		_ = os.Remove(dest + ".partial")
 		return fmt.Errorf("backup copy failed its check, nothing kept: %w", err)

@@ -24,7 +24,7 @@ func precheck(path string) error {
 	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 		return nil // a new database
 	}
-	if _, err := checkFile(path); err != nil {
+	if _, err := checkFile(path, true); err != nil {
 		if errors.Is(err, errDamaged) {
 			return fmt.Errorf("%w; the file was left untouched. Run `enneo-edge check %s` for details, and restore from a backup (README: Backup and restore)",
 				err, path)
