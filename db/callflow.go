@@ -68,7 +68,13 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		if err := putPresence(tx, p); err != nil {
 			return err
 		}
-		body, err := json.Marshal(c)
+		// The edge has decided the compare-and-set already; central's
+		// presence may lag the edge's (the edge's own timers are not
+		// forwarded), so an ifCurrent there would only turn into 409s and
+		// dead letters. Central gets the outcome.
+		fwd := c
+		fwd.IfCurrent = ""
+		body, err := json.Marshal(fwd)
 		if err != nil {
 			return fmt.Errorf("encode outbox record: %w", err)
 		}

@@ -261,6 +261,16 @@ func TestRoutingStatusIfCurrent(t *testing.T) {
 	if n := strings.Count(strings.Join(kinds, ","), "routingStatus"); n != 4 {
 		t.Errorf("%d routingStatus records, want 4 (refused changes are not forwarded): %v", n, kinds)
 	}
+	// The edge decided the compare-and-set; central gets the outcome only.
+	recs, err := e.store.Outbox(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Kind == "routingStatus" && strings.Contains(string(r.Body), "ifCurrent") {
+			t.Errorf("forwarded presence change carries ifCurrent: %s", r.Body)
+		}
+	}
 }
 
 func TestRoutingStatusBadInput(t *testing.T) {
