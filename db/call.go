@@ -154,11 +154,7 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 		t.Events = append(t.Events, model.Event{Type: "customerIdentified", At: now,
 			Data: map[string]any{"by": by, "customerId": t.CustomerID, "contractId": t.ContractID}})
 	}
-	for _, e := range c.Transcript {
-		dir, typ := model.SpeakerMapping(e.Speaker)
-		t.Conversation = append(t.Conversation, model.Conversation{
-			Direction: dir, Type: typ, Speaker: e.Speaker, Message: e.Message, Timestamp: e.Timestamp})
-	}
+	t.Conversation = model.AppendConversation(t.Conversation, c.Transcript)
 	f.adopt(t)
 	if err := s.assign(f, c, t); err != nil {
 		return CallResult{}, err

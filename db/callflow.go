@@ -206,11 +206,7 @@ func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64
 		if t.CallEndedAt != nil {
 			return nil // a repeat: the transcript is already there
 		}
-		for _, e := range r.Transcript {
-			dir, typ := model.SpeakerMapping(e.Speaker)
-			t.Conversation = append(t.Conversation, model.Conversation{
-				Direction: dir, Type: typ, Speaker: e.Speaker, Message: e.Message, Timestamp: e.Timestamp})
-		}
+		t.Conversation = model.AppendConversation(t.Conversation, r.Transcript)
 		d := r.Durations()
 		t.Durations, t.CallEndedAt = &d, &f.now
 		f.event(t, "callCompleted", map[string]any{"transcriptEntries": len(r.Transcript), "durations": d})

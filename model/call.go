@@ -237,11 +237,15 @@ var speakers = map[string]struct{ Direction, Type string }{
 	"agent_response": {"internal", "agent_response"},
 }
 
-// SpeakerMapping returns the conversation direction and type for a
-// canonical speaker.
-func SpeakerMapping(speaker string) (direction, typ string) {
-	m := speakers[speaker]
-	return m.Direction, m.Type
+// AppendConversation adds transcript entries to a ticket's conversation,
+// with the direction and type the speaker table gives each.
+func AppendConversation(conv []Conversation, entries []TranscriptEntry) []Conversation {
+	for _, e := range entries {
+		m := speakers[e.Speaker]
+		conv = append(conv, Conversation{
+			Direction: m.Direction, Type: m.Type, Speaker: e.Speaker, Message: e.Message, Timestamp: e.Timestamp})
+	}
+	return conv
 }
 
 func (s *scanner) transcript(field string) ([]TranscriptEntry, error) {
