@@ -1,19 +1,11 @@
 package server
 
 import (
-	"context"
 	stdjson "encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/enneo-edge/enneo-edge/auth"
-	"github.com/enneo-edge/enneo-edge/db"
-	"github.com/enneo-edge/enneo-edge/phone"
 )
 
 // FuzzCallReceived drives the real handler, store included: whatever the
@@ -28,23 +20,7 @@ func FuzzCallReceived(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	store, err := db.Open(filepath.Join(f.TempDir(), "edge.db"), db.Options{SiteID: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go store.Run(ctx)
-	defer func() { cancel(); _ = store.Close() }()
-	a, err := auth.New(auth.Options{Tokens: []string{testToken}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	pn, err := phone.NewNormalizer("DE")
-	if err != nil {
-		f.Fatal(err)
-	}
-	srv := New(store, a, pn, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{CommitTimeout: 5 * time.Second})
-	handler := srv.http.Handler
+	handler := newHandler(f, 1, 5*time.Second)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var rc fasthttp.RequestCtx
 		rc.Request.Header.SetMethod("POST")

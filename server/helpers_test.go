@@ -12,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
 
 	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/db"
@@ -167,4 +168,27 @@ func itoa(n int64) string {
 func num(v any) int64 {
 	n, _ := v.(json.Number).Int64()
 	return n
+}
+
+// newHandler is the real router and handlers over a real store, without a
+// listener: for the fuzz target and the benchmark that count the server's
+// own work.
+func newHandler(tb testing.TB, site int, commitTimeout time.Duration) fasthttp.RequestHandler {
+	tb.Helper()
+	store, err := db.Open(filepath.Join(tb.TempDir(), "edge.db"), db.Options{SiteID: site})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go store.Run(ctx)
+	tb.Cleanup(func() { cancel(); _ = store.Close() })
+	a, err := auth.New(auth.Options{Tokens: []string{testToken}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pn, err := phone.NewNormalizer("DE")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return New(store, a, pn, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{CommitTimeout: commitTimeout}).http.Handler
 }

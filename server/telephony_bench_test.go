@@ -116,22 +116,7 @@ func caller(b *testing.B, url string, client *fasthttp.Client, n *atomic.Int64) 
 // BenchmarkCallReceivedHandler runs the router and handler without the
 // network, 64 callers at once, so allocs/op are the server's alone.
 func BenchmarkCallReceivedHandler(b *testing.B) {
-	store, err := db.Open(filepath.Join(b.TempDir(), "edge.db"), db.Options{SiteID: 7})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go store.Run(ctx)
-	defer func() { cancel(); _ = store.Close() }()
-	a, err := auth.New(auth.Options{Tokens: []string{testToken}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pn, err := phone.NewNormalizer("DE")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := New(store, a, pn, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{}).http.Handler
+	h := newHandler(b, 7, 0)
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(32)

@@ -134,3 +134,17 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Main builds the binary into *binary, runs the package's tests and
+// removes the build: the TestMain of every package that runs the binary.
+func Main(m *testing.M, root string, binary *string) {
+	bin, cleanup, err := Build(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*binary = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}

@@ -18,17 +18,7 @@ const token = "crash-test-token-0123456789"
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := edgetest.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { edgetest.Main(m, "../..", &binary) }
 
 // edge is one running enneo-edge process.
 type edge struct{ *edgetest.Proc }

@@ -27,17 +27,7 @@ const (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := edgetest.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { edgetest.Main(m, "../..", &binary) }
 
 // proc is one running enneo-edge process and the token it accepts.
 type proc struct {
