@@ -74,11 +74,7 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		// dead letters. Central gets the outcome.
 		fwd := c
 		fwd.IfCurrent = ""
-		body, err := json.Marshal(fwd)
-		if err != nil {
-			return fmt.Errorf("encode outbox record: %w", err)
-		}
-		if err := appendOutbox(tx, OutboxRecord{Kind: KindRoutingStatus, UserID: userID, Body: body, CreatedAt: f.now}); err != nil {
+		if err := f.outbox(OutboxRecord{Kind: KindRoutingStatus, UserID: userID}, fwd); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
@@ -171,7 +167,7 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 			return err
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(KindAgentConnected, t.ID, r); err != nil {
+		if err := f.outbox(OutboxRecord{Kind: KindAgentConnected, TicketID: t.ID}, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
@@ -182,12 +178,14 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 	return ticketID, err
 }
 
-func (f *flow) outbox(kind string, ticketID int64, body any) error {
+// outbox appends r with body encoded as the request central gets.
+func (f *flow) outbox(r OutboxRecord, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("encode outbox record: %w", err)
+		return fmt.Errorf("encode %s outbox record: %w", r.Kind, err)
 	}
-	return appendOutbox(f.tx, OutboxRecord{Kind: kind, TicketID: ticketID, Body: b, CreatedAt: f.now})
+	r.Body, r.CreatedAt = b, f.now
+	return appendOutbox(f.tx, r)
 }
 
 // CallCompleted applies callCompleted: the transcript is appended, the
@@ -232,7 +230,7 @@ func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64
 			}
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(KindCallCompleted, t.ID, r); err != nil {
+		if err := f.outbox(OutboxRecord{Kind: KindCallCompleted, TicketID: t.ID}, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
