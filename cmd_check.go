@@ -17,8 +17,10 @@ import (
 // checkChildEnv marks the child process that does the actual check.
 const checkChildEnv = "ENNEO_EDGE_CHECK_CHILD"
 
-// runCheck verifies the database file's structure without writing to it.
-// It needs the file lock, so it runs while the server is stopped.
+// runCheck verifies the database file's structure. It needs the file
+// lock, so it runs while the server is stopped. The only write it makes is
+// replaying the write-ahead log, as serve would: after a power loss the
+// file alone is not the last acknowledged state.
 func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
@@ -39,6 +41,11 @@ func runCheck(args []string) error {
 	}
 	if os.Getenv(checkChildEnv) == "1" {
 		return checkHere(path, cfg.Site.ID, *quick)
+	}
+	if n, err := db.RecoverWAL(path); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Printf("%s: replayed %d commits from the write-ahead log\n", path, n)
 	}
 	summary, err := checkFile(path, *quick)
 	if err != nil {

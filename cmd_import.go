@@ -49,7 +49,8 @@ func runImport(args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID})
+	// The server is stopped: large batches commit straight to the file.
+	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID, DisableWAL: true})
 	if err != nil {
 		return err
 	}

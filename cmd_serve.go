@@ -35,12 +35,20 @@ func runServe(args []string) error {
 	}
 	log := newLogger(*debug)
 
+	// Replay the write-ahead log first, so the check sees the file as the
+	// last acknowledged commit left it.
+	if n, err := db.RecoverWAL(cfg.Storage.Path); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("replayed the write-ahead log", "commits", n)
+	}
 	if err := precheck(cfg.Storage.Path); err != nil {
 		return err
 	}
 	metrics := server.NewMetrics()
 	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
 		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		DisableWAL: !cfg.Storage.WAL,
 		Routing: routing.Config{
 			RingTimeout:       cfg.Routing.RingTimeout.Duration,
 			MaxWait:           cfg.Routing.MaxWait.Duration,

@@ -42,7 +42,7 @@ func (s *Store) PutAgent(ctx context.Context, a model.Agent) (model.Agent, error
 // Agents lists the configured agents with their presence, by ID.
 func (s *Store) Agents() ([]model.AgentView, error) {
 	out := []model.AgentView{}
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAgents).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var a model.Agent

@@ -23,6 +23,12 @@ func (s *Store) BeginBackup() (*Backup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin backup of %s: %w", s.path, err)
 	}
+	if s.wal != nil {
+		if err := s.wal.waitDurable(uint64(tx.ID())); err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("begin backup of %s: %w", s.path, err)
+		}
+	}
 	return &Backup{tx: tx}, nil
 }
 

@@ -53,7 +53,7 @@ func (s *Store) CreateCall(ctx context.Context, nc NewCall) (CallResult, error) 
 // existingCall answers a repeated channelId from committed state, without
 // queueing behind writes.
 func (s *Store) existingCall(channelID string) (res CallResult, ok bool, err error) {
-	err = s.bolt.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		res, ok, err = answerFor(tx, channelID)
 		return err
 	})

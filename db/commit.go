@@ -85,7 +85,7 @@ func (s *Store) commit(batch []*op) {
 			return
 		}
 		start := time.Now()
-		err := s.bolt.Update(func(tx *bolt.Tx) error {
+		err := s.update(func(tx *bolt.Tx) error {
 			s.fillAppendOnly(tx)
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
@@ -103,7 +103,8 @@ func (s *Store) commit(batch []*op) {
 			batch = append(batch[:oe.idx], batch[oe.idx+1:]...)
 			continue
 		}
-		if isFull(err) {
+		var we *walError
+		if isFull(err) && !errors.As(err, &we) {
 			// Nothing was written: refuse this batch, keep serving.
 			err = fmt.Errorf("%w (%v)", ErrFull, err)
 		} else if err != nil {
@@ -121,6 +122,45 @@ func (s *Store) commit(batch []*op) {
 		}
 		return
 	}
+}
+
+// walError marks a failure of the log write after bbolt committed: the
+// commit is in the file but not durable, so it is never "full, nothing
+// written" even when the disk ran out of space.
+type walError struct{ err error }
+
+func (e *walError) Error() string { return e.err.Error() }
+func (e *walError) Unwrap() error { return e.err }
+
+// update commits fn and, with the log on, makes it durable. Every write
+// transaction of a store with a log goes through here.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.bolt.Update(fn); err != nil {
+		return err
+	}
+	if s.wal == nil {
+		return nil
+	}
+	if err := s.wal.logCommit(); err != nil {
+		return &walError{err}
+	}
+	return nil
+}
+
+// view runs a read transaction and, with the log on, returns only once
+// what it read is durable (see wal.waitDurable).
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	var id int
+	err := s.bolt.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return fn(tx)
+	})
+	if err != nil || s.wal == nil {
+		return err
+	}
+	return s.wal.waitDurable(uint64(id))
 }
 
 // write submits fn to the group commit and waits for its outcome, at most

@@ -28,7 +28,7 @@ func (s *Store) UpsertCustomers(ctx context.Context, batch []model.Customer) err
 // UpsertCustomersBulk writes customers directly, outside the group commit,
 // for the offline importer: large batches would only delay calls there.
 func (s *Store) UpsertCustomersBulk(batch []model.Customer) error {
-	return s.bolt.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		for i := range batch {
 			if err := upsertCustomer(tx, &batch[i]); err != nil {
 				return err
@@ -98,7 +98,7 @@ func phoneKey(e164, id string) []byte {
 // Customer returns one customer by ID.
 func (s *Store) Customer(id string) (*model.Customer, error) {
 	var c *model.Customer
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getCustomer(tx, id)
 		return err
@@ -135,7 +135,7 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 // CustomerCount is the number of customers in the directory.
 func (s *Store) CustomerCount() (int, error) {
 	var n int
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketCustomers).Stats().KeyN
 		return nil
 	})

@@ -136,7 +136,7 @@ func (s *Store) DeadLetters(limit int) ([]DeadLetter, int64, error) {
 		out   []DeadLetter
 		total int64
 	)
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(metaOutboxDead); len(v) == 8 {
 			total = fromU64(v)
 		}
@@ -205,7 +205,7 @@ func findDead(tx *bolt.Tx, seq uint64) []byte {
 // many went back. Records dead-lettered again while it runs stay dead.
 func (s *Store) RetryAllDead(ctx context.Context) (int, error) {
 	var keys [][]byte
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDeadLetters).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))

@@ -54,7 +54,7 @@ func openBolt(path string, o *bolt.Options) (b *bolt.DB, err error) {
 // finds a damaged header or a truncated file in milliseconds; Check walks
 // every page and finds the rest.
 func (s *Store) QuickCheck() error {
-	return s.bolt.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if err := hasBuckets(tx); err != nil {
 			return err
 		}

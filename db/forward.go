@@ -122,7 +122,7 @@ type Ready struct {
 // a bounded walk; the backlog itself stays on disk.
 func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, error) {
 	var out []Ready
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seen := make(map[string]struct{})
 		tries := tx.Bucket(bucketOutboxTries)
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -290,7 +290,7 @@ func (s *Store) SetPaused(ctx context.Context, p *PauseState) error {
 // Paused returns the stored pause state, nil when the queue runs.
 func (s *Store) Paused() (*PauseState, error) {
 	var p *PauseState
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		p, err = pausedIn(tx)
 		return err

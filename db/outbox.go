@@ -106,7 +106,7 @@ type OutboxStatus struct {
 // OutboxStatus reports the backlog size and the age of its oldest record.
 func (s *Store) OutboxStatus() (OutboxStatus, error) {
 	var st OutboxStatus
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(metaOutboxPending); len(v) == 8 {
 			st.Pending = fromU64(v)
 		}
@@ -135,7 +135,7 @@ func (s *Store) OutboxStatus() (OutboxStatus, error) {
 // Outbox returns up to limit pending records from the head of the queue.
 func (s *Store) Outbox(limit int) ([]OutboxRecord, error) {
 	var out []OutboxRecord
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var r OutboxRecord

@@ -28,7 +28,7 @@ type RoutingQuery struct {
 // estimated wait. It never writes, so polls do not touch the group commit.
 func (s *Store) Routing(rq RoutingQuery) (*model.RoutingAnswer, error) {
 	var ans *model.RoutingAnswer
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		q, err := queueFor(tx, rq)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ type Availability struct {
 // narrows it to one (ErrNotFound when unknown).
 func (s *Store) RoutingAvailability(userID int64) ([]Availability, error) {
 	out := []Availability{}
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seen := map[int64]bool{}
 		add := func(p *model.Presence) error {
 			if seen[p.UserID] || (userID != 0 && p.UserID != userID) {

@@ -28,7 +28,7 @@ type QueueStatus struct {
 // ID order.
 func (s *Store) Presences(limit int) ([]model.Presence, error) {
 	out := []model.Presence{}
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPresence).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var p model.Presence
@@ -46,7 +46,7 @@ func (s *Store) Presences(limit int) ([]model.Presence, error) {
 // oldest, scanning from the newest entry backwards.
 func (s *Store) WaitingQueue() (QueueStatus, error) {
 	var st QueueStatus
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueues).Cursor()
 		n := 0
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {

@@ -16,7 +16,7 @@ func (s *Store) Ticket(id int64) (*model.Ticket, *model.QueueEntry, error) {
 		t *model.Ticket
 		q *model.QueueEntry
 	)
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		if t, err = getTicket(tx, id); err != nil {
 			return err
@@ -32,7 +32,7 @@ func (s *Store) Ticket(id int64) (*model.Ticket, *model.QueueEntry, error) {
 // TicketByChannel resolves a channelId to its ticket ID.
 func (s *Store) TicketByChannel(channelID string) (int64, error) {
 	var id int64
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketChannels).Get([]byte(channelID))
 		if v == nil {
 			return fmt.Errorf("channel %q: %w", channelID, ErrNotFound)
@@ -46,7 +46,7 @@ func (s *Store) TicketByChannel(channelID string) (int64, error) {
 // TicketCount is the number of tickets stored.
 func (s *Store) TicketCount() (int, error) {
 	var n int
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketTickets).Stats().KeyN
 		return nil
 	})
@@ -113,7 +113,7 @@ func putPresence(tx *bolt.Tx, p *model.Presence) error {
 // Presence returns an agent's routing status (offline when never seen).
 func (s *Store) Presence(userID int64) (*model.Presence, error) {
 	var p *model.Presence
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		p, err = getPresence(tx, userID)
 		return err

@@ -21,7 +21,7 @@ import (
 // every tick. It returns the number of timers applied.
 func (s *Store) ExpireDue(ctx context.Context) (int, error) {
 	var due routing.Due
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		due, err = s.dueIn(tx, s.now().UTC())
 		return err
@@ -51,7 +51,7 @@ func (s *Store) ReEvaluate(ctx context.Context, clean bool) error {
 		return err
 	}
 	var stale int
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		st, err := staleAgents(tx)
 		stale = len(st)
 		return err

@@ -1,0 +1,183 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+)
+
+// A WAL file is a base record at offset 0 and transaction records after
+// walBaseArea, all of one generation:
+//
+//	magic u32 | crc32c u32 | gen u64 | txid u64 | payload length u32 | entries u32 | payload
+//
+// The payload is entries of (page ID u64, pages u32, 0 u32) each followed
+// by that many page images. The CRC covers everything after itself. The
+// base record holds both meta pages as they were at its txid; the file
+// was fsynced at that txid, so replaying the base and the records after it
+// rebuilds every page written since. Bytes past the last record are left
+// from an older generation (the files are reused, not truncated), so a
+// reader stops at the first record of another generation or a bad CRC.
+const (
+	walMagic      = 0x4c574545 // "EEWL"
+	walHeaderSize = 32
+	walEntrySize  = 16
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// walBaseArea is the space reserved at the start of a WAL file for the base
+// record: a header and two meta pages.
+func walBaseArea(pageSize int) int64 {
+	n := walHeaderSize + 2*(walEntrySize+pageSize)
+	return int64((n + 4095) / 4096 * 4096)
+}
+
+// walRecord builds records into one reusable buffer.
+type walRecord struct {
+	buf     []byte
+	entries uint32
+}
+
+func (r *walRecord) begin(gen, txid uint64) {
+	r.buf = append(r.buf[:0], make([]byte, walHeaderSize)...)
+	le.PutUint32(r.buf[0:], walMagic)
+	le.PutUint64(r.buf[8:], gen)
+	le.PutUint64(r.buf[16:], txid)
+	r.entries = 0
+}
+
+// add appends an entry for n pages at id; the caller fills the returned
+// slice with their images.
+func (r *walRecord) add(id uint64, n, pageSize int) []byte {
+	var e [walEntrySize]byte
+	le.PutUint64(e[0:], id)
+	le.PutUint32(e[8:], uint32(n))
+	r.buf = append(r.buf, e[:]...)
+	at := len(r.buf)
+	r.buf = append(r.buf, make([]byte, n*pageSize)...)
+	r.entries++
+	return r.buf[at:]
+}
+
+// finish writes the lengths and the CRC and returns the record's bytes.
+func (r *walRecord) finish() []byte {
+	le.PutUint32(r.buf[24:], uint32(len(r.buf)-walHeaderSize))
+	le.PutUint32(r.buf[28:], r.entries)
+	le.PutUint32(r.buf[4:], crc32.Checksum(r.buf[8:], castagnoli))
+	return r.buf
+}
+
+// restamp moves a finished record to another generation.
+func restamp(rec []byte, gen uint64) {
+	le.PutUint64(rec[8:], gen)
+	le.PutUint32(rec[4:], crc32.Checksum(rec[8:], castagnoli))
+}
+
+// walEntry is one run of pages in a record read back.
+type walEntry struct {
+	id    uint64
+	pages []byte
+}
+
+// readRecord reads the record at off. ok is false at the end of the log:
+// past the file, a torn or foreign record, or one of another generation
+// (want 0 accepts any generation).
+func readRecord(f io.ReaderAt, off int64, want uint64, pageSize int) (rec []byte, gen, txid uint64, ok bool, err error) {
+	var h [walHeaderSize]byte
+	if _, err := f.ReadAt(h[:], off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, 0, false, nil
+		}
+		return nil, 0, 0, false, err
+	}
+	gen, txid = le.Uint64(h[8:]), le.Uint64(h[16:])
+	n := int64(le.Uint32(h[24:]))
+	if le.Uint32(h[0:]) != walMagic || (want != 0 && gen != want) || n > 1<<31 {
+		return nil, 0, 0, false, nil
+	}
+	rec = make([]byte, walHeaderSize+n)
+	if _, err := f.ReadAt(rec, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, 0, false, nil // torn at the end of the file
+		}
+		return nil, 0, 0, false, err
+	}
+	if crc32.Checksum(rec[8:], castagnoli) != le.Uint32(rec[4:]) {
+		return nil, 0, 0, false, nil
+	}
+	if _, err := recordEntries(rec, pageSize); err != nil {
+		return nil, 0, 0, false, err
+	}
+	return rec, gen, txid, true, nil
+}
+
+// recordEntries splits a record with a valid CRC into its page runs.
+func recordEntries(rec []byte, pageSize int) ([]walEntry, error) {
+	count := int(le.Uint32(rec[28:]))
+	p := rec[walHeaderSize:]
+	out := make([]walEntry, 0, count)
+	for range count {
+		if len(p) < walEntrySize {
+			return nil, errors.New("wal record: entry cut short")
+		}
+		id, n := le.Uint64(p[0:]), int(le.Uint32(p[8:]))
+		size := n * pageSize
+		if n < 1 || len(p) < walEntrySize+size {
+			return nil, fmt.Errorf("wal record: entry of %d pages at page %d does not fit", n, id)
+		}
+		out = append(out, walEntry{id: id, pages: p[walEntrySize : walEntrySize+size]})
+		p = p[walEntrySize+size:]
+	}
+	if len(p) != 0 {
+		return nil, errors.New("wal record: trailing bytes")
+	}
+	return out, nil
+}
+
+// walPaths are the two WAL files next to the database.
+func walPaths(dbPath string) [2]string {
+	return [2]string{dbPath + "-wal0", dbPath + "-wal1"}
+}
+
+// walLog is what one WAL file holds: its base and the records after it.
+type walLog struct {
+	file    int
+	gen     uint64
+	base    uint64 // txid of the base record
+	last    uint64 // txid of the last record
+	records [][]byte
+	end     int64 // offset past the last record
+}
+
+// readLog reads a WAL file's base and records; ok is false when it has no
+// valid base.
+func readLog(path string, pageSize int) (l walLog, ok bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return l, false, nil
+	}
+	if err != nil {
+		return l, false, err
+	}
+	defer func() { _ = f.Close() }()
+	base, gen, txid, ok, err := readRecord(f, 0, 0, pageSize)
+	if err != nil || !ok {
+		return l, false, err
+	}
+	l = walLog{gen: gen, base: txid, last: txid, records: [][]byte{base}, end: walBaseArea(pageSize)}
+	for {
+		rec, _, txid, ok, err := readRecord(f, l.end, gen, pageSize)
+		if err != nil {
+			return l, false, fmt.Errorf("read %s at %d: %w", path, l.end, err)
+		}
+		if !ok || txid != l.last+1 {
+			return l, true, nil
+		}
+		l.records = append(l.records, rec)
+		l.last = txid
+		l.end += int64(len(rec))
+	}
+}
