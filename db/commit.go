@@ -137,6 +137,11 @@ func (e *walError) Unwrap() error { return e.err }
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// After a failed log write the file is one commit ahead of the log:
+	// nothing may commit on top of it.
+	if err := s.failedErr(); err != nil {
+		return err
+	}
 	if err := s.bolt.Update(fn); err != nil {
 		return err
 	}
@@ -144,6 +149,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 		return nil
 	}
 	if err := s.wal.logCommit(); err != nil {
+		s.fail(err)
 		return &walError{err}
 	}
 	return nil

@@ -142,8 +142,10 @@ func Open(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		w.rotated = o.walRotated
-		// Durability now comes from the log; bbolt only writes pages.
-		b.NoSync = true
+		// Durability now comes from the log; bbolt only writes pages. A
+		// grown file's size needs no fsync either: replay writes every page
+		// past the last checkpoint, extending the file as it goes.
+		b.NoSync, b.NoGrowSync = true, true
 	}
 	return &Store{
 		wal:      w,

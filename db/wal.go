@@ -19,6 +19,10 @@ import (
 // is used.
 const walFileSize = 64 << 20
 
+// walMaxPages is the largest commit that is logged; larger ones are
+// fsynced in place (see logCommit).
+const walMaxPages = 64
+
 // wal makes a commit durable with one sequential write and one fdatasync.
 // bbolt alone fsyncs twice per commit, and the first fsync carries the
 // commit's 10-15 pages scattered over the file; on the virtio disk this
@@ -153,8 +157,13 @@ func (w *wal) logCommit() error {
 	if err != nil {
 		return fmt.Errorf("wal: meta of transaction %d: %w", w.txid+1, err)
 	}
-	if m.txid != w.txid+1 {
-		return fmt.Errorf("wal: expected transaction %d, the file is at %d (written outside the log?)", w.txid+1, m.txid)
+	other, err := readPages(w.dbf, ps, 1-slot, 1, w.pbuf)
+	if err != nil {
+		return fmt.Errorf("wal: meta: %w", err)
+	}
+	w.pbuf = other
+	if o, err := parseMeta(other); m.txid != w.txid+1 || (err == nil && o.txid > m.txid) {
+		return fmt.Errorf("wal: expected transaction %d, the file is further (written outside the log?)", w.txid+1)
 	}
 	free, pbuf, err := readFreelist(w.dbf, ps, m.freelist, w.pbuf)
 	w.pbuf = pbuf
@@ -162,6 +171,25 @@ func (w *wal) logCommit() error {
 		return fmt.Errorf("wal: transaction %d: %w", m.txid, err)
 	}
 	w.written = writtenPages(w.free, w.hwm, free, m.hwm, w.written)
+	metas := w.metas
+	metas[slot] = metaImg
+	if len(w.written) > walMaxPages {
+		// A large commit (a full group commit under load): fsyncing its
+		// pages in place costs no more than logging them, and spares the
+		// copy. The file is then durable at this commit: the log restarts.
+		if err := w.finishCheckpoint(true); err != nil {
+			return err
+		}
+		if err := w.sync(); err != nil {
+			return fmt.Errorf("wal: sync database: %w", err)
+		}
+		if err := w.rotate(m.txid, metas, w.off); err != nil {
+			return err
+		}
+		w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
+		w.setDurable(m.txid)
+		return nil
+	}
 	w.rec.begin(w.gen, m.txid)
 	for i := 0; i < len(w.written); {
 		j := i + 1
@@ -175,8 +203,6 @@ func (w *wal) logCommit() error {
 		i = j
 	}
 	copy(w.rec.add(slot, 1, ps), metaImg)
-	metas := w.metas
-	metas[slot] = metaImg
 	if err := w.append(w.rec.finish(), m.txid, metas); err != nil {
 		return err
 	}
@@ -206,6 +232,8 @@ func (w *wal) append(rec []byte, txid uint64, metas [2][]byte) error {
 			}
 			return w.rotate(txid, metas, w.off)
 		}
+		// The record was built for the generation before the rotation.
+		restamp(rec, w.gen)
 	}
 	f := w.files[w.cur]
 	if _, err := f.WriteAt(rec, w.off); err != nil {
@@ -310,7 +338,7 @@ func (w *wal) close() error {
 		}
 	}
 	if err == nil {
-		err = invalidateWAL(w.files[:], w.paths)
+		err = invalidateWAL(w.files[:], w.paths, w.cur)
 	}
 	w.fail() // wakes readers still waiting
 	w.closeFiles()

@@ -92,7 +92,11 @@ func RecoverWAL(path string) (int, error) {
 		}
 		files = append(files, f)
 	}
-	if err := invalidateWAL(files, paths); err != nil {
+	last := -1
+	if ok {
+		last = log.file
+	}
+	if err := invalidateWAL(files, paths, last); err != nil {
 		return 0, fmt.Errorf("recover %s: %w", path, err)
 	}
 	if !ok {
@@ -200,10 +204,13 @@ func newestLog(paths [2]string, pageSize int) (walLog, bool, error) {
 }
 
 // invalidateWAL overwrites the files' base records, so nothing in them is
-// replayed again; the files keep their blocks for reuse.
-func invalidateWAL(files []*os.File, paths [2]string) error {
+// replayed again; the files keep their blocks for reuse. The current log
+// (index current, -1 for none) is cleared last: the other file still holds
+// an older log, which must never be the only one left.
+func invalidateWAL(files []*os.File, paths [2]string, current int) error {
 	zero := make([]byte, walHeaderSize)
-	for i, f := range files {
+	for _, i := range clearOrder(current) {
+		f := files[i]
 		if f == nil {
 			continue
 		}
@@ -215,6 +222,14 @@ func invalidateWAL(files []*os.File, paths [2]string) error {
 		}
 	}
 	return nil
+}
+
+// clearOrder is the order in which invalidateWAL clears the files.
+func clearOrder(current int) [2]int {
+	if current == 0 {
+		return [2]int{1, 0}
+	}
+	return [2]int{0, 1}
 }
 
 func exists(path string) bool {
