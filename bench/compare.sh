@@ -10,6 +10,10 @@
 #   BIGDB=/tmp/big.db bench/compare.sh   # also: start-up time on a seeded database
 #                                        # (go run ./bench/seed -db /tmp/big.db)
 #   VEGETA=$(go env GOPATH)/bin/vegeta bench/compare.sh   # also: cross-check with vegeta
+#   WRK=$(command -v wrk) bench/compare.sh                 # also: cross-check with wrk at a fixed rate
+#
+# Targets: fixed (ceiling), edge (defaults: write-ahead log), edgesync
+# (storage.wal = false: bbolt fsyncs every commit itself), nethttp (plain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
@@ -52,6 +56,8 @@ path = "$work/edge.db"
 tokens = ["$TOKEN"]
 TOML
 start edge "$work/enneo-edge" serve -config "$work/edge.toml"
+sed -e "s#$work/edge.db#$work/edgesync.db#" -e 's#^\[storage\]#[storage]\nwal = false#' "$work/edge.toml" >"$work/edgesync.toml"
+start edgesync "$work/enneo-edge" serve -config "$work/edgesync.toml"
 start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
 start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
@@ -67,13 +73,13 @@ run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
 # best. Group commit needs callers in flight to fill its batches, the fixed
 # body does not, so one concurrency alone would favour one of them.
 for c in ${SATCONC:-64 256}; do
-  for t in fixed edge nethttp; do
+  for t in fixed edge edgesync nethttp; do
     url=URL_$t
     run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
   done
 done
 for rate in 1000 5000; do
-  for t in fixed edge nethttp; do
+  for t in fixed edge edgesync nethttp; do
     url=URL_$t
     run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
   done
@@ -104,6 +110,26 @@ if [ -n "${VEGETA:-}" ]; then
     vegeta_run "$t" "${!url}" "agree-$t-vegeta-1"
     vegeta_run "$t" "${!url}" "agree-$t-vegeta-2"
     run "agree-$t-bench-2" -url "${!url}" -name "$t" -rate 1000 -concurrency "$CONC" -duration "$DUR"
+  done
+fi
+
+if [ -n "${WRK:-}" ]; then
+  # wrk paces each of 100 connections (bench/wrk/fixed-rate.lua) to about
+  # 1000 calls/s in all; enneo-edge bench then runs at the rate wrk
+  # achieved with the same body (bench/wrk/mix.jsonl). Order wrk, bench,
+  # bench, wrk, as above.
+  wrk_run() { # wrk_run URL FILE
+    echo "== $2" >&2
+    WRK_RATE=1000 WRK_CONNS=100 WRK_TOKEN=$TOKEN "$WRK" -t2 -c100 -d"$DUR" --latency -s bench/wrk/fixed-rate.lua \
+      "$1/api/mind/telephony/callReceived" >"$OUT/$2.txt"
+  }
+  for t in delay edge; do
+    url=URL_$t
+    wrk_run "${!url}" "agree-$t-wrk-1"
+    rate=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$OUT/agree-$t-wrk-1.txt")
+    run "agree-$t-wbench-1" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR" -mix bench/wrk/mix.jsonl
+    run "agree-$t-wbench-2" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR" -mix bench/wrk/mix.jsonl
+    wrk_run "${!url}" "agree-$t-wrk-2"
   done
 fi
 

@@ -27,17 +27,20 @@ for p in sorted(glob.glob(os.path.join(out, "saturation-*-c*.json"))):
 if all(t in sat for t in ("fixed", "edge", "nethttp")):
     print("| saturation (closed model) | connections | calls/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
-    for t in ("fixed", "edge", "nethttp"):
-        for c, r in sorted(sat[t]):
+    for t in ("fixed", "edge", "edgesync", "nethttp"):
+        for c, r in sorted(sat.get(t, [])):
             l = r["latencyMs"]
             print(f"| {t} | {c} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {errs(r)} |")
     best = {t: max(r["throughputPerSecond"] for _, r in sat[t]) for t in sat}
     e, n, f = best["edge"], best["nethttp"], best["fixed"]
     print(f"\nbest of each: edge {e:.0f}, nethttp {n:.0f}, fixed {f:.0f} calls/s; "
-          f"edge / nethttp baseline = {e / n:.1f}x (target >= 5x); edge / fixed ceiling = {100 * e / f:.0f}% (target >= 60%)\n")
+          f"edge / nethttp baseline = {e / n:.1f}x (target >= 5x); edge / fixed ceiling = {100 * e / f:.0f}% (target >= 60%)")
+    if "edgesync" in best:
+        print(f"edgesync (no write-ahead log) {best['edgesync']:.0f} calls/s: edge / edgesync = {e / best['edgesync']:.2f}")
+    print()
 
 for rate in (1000, 5000):
-    rows = {t: load(f"rate{rate}-{t}") for t in ("fixed", "edge", "nethttp")}
+    rows = {t: load(f"rate{rate}-{t}") for t in ("fixed", "edge", "edgesync", "nethttp")}
     if not any(rows.values()):
         continue
     print(f"| {rate} calls/s (open model) | achieved calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | generator lag p99 ms |")
@@ -67,6 +70,30 @@ for t in ("delay", "fixed", "edge"):
         b1, b2 = (b["latencyMs"][k] for b in bs)
         v1, v2 = (v[vk] / 1e6 for v in vs)
         print(f"| {k} ms | {b1:.3f} | {v1:.3f} | {v2:.3f} | {b2:.3f} | {100 * ((b1 + b2) / (v1 + v2) - 1):+.0f}% |")
+
+
+def wrk_latency(path):
+    # wrk --latency: "     50%    2.24ms" lines; units us, ms, s
+    got = {}
+    for line in open(path):
+        m = re.match(r"\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", line)
+        if m:
+            got["p" + m.group(1)] = float(m.group(2)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(3)]
+    return got
+
+
+for t in ("delay", "edge"):
+    bs = [load(f"agree-{t}-wbench-{i}") for i in (1, 2)]
+    wps = [os.path.join(out, f"agree-{t}-wrk-{i}.txt") for i in (1, 2)]
+    if not all(bs) or not all(os.path.exists(p) for p in wps):
+        continue
+    ws = [wrk_latency(p) for p in wps]
+    print(f"\n| agreement on {t}, wrk at a fixed rate ({bs[0]['throughputPerSecond']:.0f}/s) | wrk run 1 | bench run 1 | bench run 2 | wrk run 2 | bench mean / wrk mean |")
+    print("|---|---|---|---|---|---|")
+    for k in ("p50", "p99"):
+        b1, b2 = (b["latencyMs"][k] for b in bs)
+        w1, w2 = (w[k] for w in ws)
+        print(f"| {k} ms | {w1:.3f} | {b1:.3f} | {b2:.3f} | {w2:.3f} | {100 * ((b1 + b2) / (w1 + w2) - 1):+.0f}% |")
 
 p = os.path.join(out, "startup-ms.txt")
 if os.path.exists(p):
