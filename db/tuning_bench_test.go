@@ -19,7 +19,9 @@ var tuningVariants = []struct {
 	o    Options
 }{
 	{"chosen", Options{}},
-	{"no-freelist-sync", Options{noFreelistSync: true}},
+	{"no-wal", Options{DisableWAL: true}},
+	// The log needs the freelist in the file, so this one runs without it.
+	{"no-freelist-sync", Options{noFreelistSync: true, DisableWAL: true}},
 	{"default-fill", Options{defaultFill: true}},
 }
 
