@@ -59,6 +59,9 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := store.LogUnavailable(); err != nil {
+		log.Warn("running without the write-ahead log (storage.wal): bbolt fsyncs every commit itself", "err", err)
+	}
 	storeCtx, stopStore := context.WithCancel(context.Background())
 	go store.Run(storeCtx)
 	// Stop in reverse order of start: the server first (in-flight calls

@@ -79,8 +79,9 @@ type Store struct {
 
 	// wal is nil when the log is disabled or the store is read-only. wmu
 	// keeps a commit and its log write together.
-	wal *wal
-	wmu sync.Mutex
+	wal    *wal
+	wmu    sync.Mutex
+	logErr error // why the log is off although it was asked for
 
 	mu     sync.RWMutex
 	closed bool
@@ -117,6 +118,11 @@ func Open(path string, o Options) (*Store, error) {
 	}
 	if o.ReadOnly {
 		err = b.View(hasBuckets)
+		if _, pending, _ := findLog(walPaths(path), b.Info().PageSize); err == nil && pending {
+			// After a power loss the file alone is not the acknowledged
+			// state; read it only once the log is replayed.
+			err = errors.New("its write-ahead log has not been replayed yet: run `enneo-edge check` (which replays it) or start the server")
+		}
 	} else {
 		err = b.Update(func(tx *bolt.Tx) error {
 			for _, name := range allBuckets {
@@ -131,24 +137,35 @@ func Open(path string, o Options) (*Store, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	var w *wal
+	var (
+		w      *wal
+		logErr error
+	)
 	if !o.ReadOnly && !o.DisableWAL {
 		size := o.walSize
 		if size == 0 {
 			size = walFileSize
 		}
-		if w, err = openWAL(path, b, size); err != nil {
+		var nospace *noLogSpaceError
+		w, err = openWAL(path, b, size)
+		switch {
+		case errors.As(err, &nospace):
+			// Commits stay durable through bbolt's own fsyncs.
+			logErr, w = err, nil
+		case err != nil:
 			_ = b.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
+		default:
+			w.rotated = o.walRotated
+			// Durability now comes from the log; bbolt only writes pages. A
+			// grown file's size needs no fsync either: replay writes every
+			// page past the last checkpoint, extending the file as it goes.
+			b.NoSync, b.NoGrowSync = true, true
 		}
-		w.rotated = o.walRotated
-		// Durability now comes from the log; bbolt only writes pages. A
-		// grown file's size needs no fsync either: replay writes every page
-		// past the last checkpoint, extending the file as it goes.
-		b.NoSync, b.NoGrowSync = true, true
 	}
 	return &Store{
 		wal:      w,
+		logErr:   logErr,
 		bolt:     b,
 		path:     path,
 		site:     int64(o.SiteID),
@@ -162,6 +179,10 @@ func Open(path string, o Options) (*Store, error) {
 		defaultFill: o.defaultFill,
 	}, nil
 }
+
+// LogUnavailable says why the write-ahead log is off although it was asked
+// for (its files could not be reserved), or nil.
+func (s *Store) LogUnavailable() error { return s.logErr }
 
 // Path is the database file's path.
 func (s *Store) Path() string { return s.path }
@@ -179,7 +200,9 @@ func (s *Store) Close() error {
 	}
 	var werr error
 	if s.wal != nil {
+		s.wmu.Lock()
 		werr = s.wal.close()
+		s.wmu.Unlock()
 	}
 	if err := s.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)

@@ -62,3 +62,34 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 		t.Fatalf("check: %v", err)
 	}
 }
+
+// TestOpenWithoutRoomForTheLog: when the log's files cannot be reserved
+// (here a 4 MiB tmpfs against 2 × 64 MiB), the store opens without the
+// log, says why, and commits durably through bbolt.
+func TestOpenWithoutRoomForTheLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	path := filepath.Join(dir, "edge.db")
+	s := openTest(t, path, Options{})
+	if s.LogUnavailable() == nil || s.wal != nil {
+		t.Fatalf("log on a disk without room for it: %v", s.LogUnavailable())
+	}
+	for _, p := range walPaths(path) {
+		if exists(p) {
+			t.Fatalf("%s left behind", p)
+		}
+	}
+	res, err := s.CreateCall(context.Background(), testCall("no-log", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Ticket(res.Answer.TicketID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,6 +17,10 @@ var (
 	// retry with the same channelId.
 	ErrCommitTimeout = errors.New("commit did not finish in time; outcome unknown, retry with the same channelId")
 
+	// ErrReadTimeout is returned by a read that saw a commit whose log
+	// write did not finish in time (the disk stalls); retry the read.
+	ErrReadTimeout = errors.New("the data read is not durable yet (the disk is slow); retry the request")
+
 	// ErrFull is returned for a write that did not fit: the file reached
 	// storage.max_size_bytes or the disk is full. Nothing was written and
 	// what is stored is intact; writes succeed again once space returns.

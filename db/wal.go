@@ -1,6 +1,7 @@
 package db
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -57,6 +58,7 @@ type wal struct {
 	rec, base walRecord
 	written   []uint64
 	pbuf      []byte
+	copyBuf   []byte
 
 	ckpt     chan error // non-nil while a checkpoint's fsync runs
 	ckptTx   uint64
@@ -70,6 +72,14 @@ type wal struct {
 	failed  bool
 	advance chan struct{}
 }
+
+// noLogSpaceError says the log's files could not be reserved (disk nearly
+// full, or a file system without fallocate): the store then runs without
+// the log rather than not at all.
+type noLogSpaceError struct{ err error }
+
+func (e *noLogSpaceError) Error() string { return "wal: " + e.err.Error() }
+func (e *noLogSpaceError) Unwrap() error { return e.err }
 
 // openWAL starts a new log at the database's current (fsynced) state.
 // RecoverWAL must have run: the files' old contents are overwritten.
@@ -95,10 +105,12 @@ func openWAL(path string, b *bolt.DB, size int64) (*wal, error) {
 		}
 		// Reserve the space now: a log write that found the disk full would
 		// come after bbolt committed, too late to refuse the write cleanly.
-		err := unix.Fallocate(int(w.files[i].Fd()), 0, 0, size)
-		if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		if err := unix.Fallocate(int(w.files[i].Fd()), 0, 0, size); err != nil {
 			w.closeFiles()
-			return nil, fmt.Errorf("wal: reserve %d bytes for %s: %w", size, p, err)
+			for _, p := range w.paths {
+				_ = os.Remove(p)
+			}
+			return nil, &noLogSpaceError{fmt.Errorf("reserve %d bytes for %s: %w", size, p, err)}
 		}
 	}
 	if err := w.writeBase(0, w.gen, w.txid, w.metas); err != nil {
@@ -284,29 +296,34 @@ func (w *wal) finishCheckpoint(wait bool) error {
 // that reads back valid always has its records behind it.
 func (w *wal) rotate(txid uint64, metas [2][]byte, from int64) error {
 	next, gen := 1-w.cur, w.gen+1
-	tail := make([]byte, w.off-from)
-	if _, err := w.files[w.cur].ReadAt(tail, from); err != nil {
-		return fmt.Errorf("wal: read %s: %w", w.paths[w.cur], err)
-	}
-	for p := 0; p < len(tail); {
-		n := walHeaderSize + int(le.Uint32(tail[p+24:]))
-		restamp(tail[p:p+n], gen)
-		p += n
-	}
 	start := walBaseArea(w.pageSize)
-	if len(tail) > 0 {
-		f := w.files[next]
-		if _, err := f.WriteAt(tail, start); err != nil {
+	dst := start
+	for p := from; p < w.off; {
+		// One record at a time: the tail can be most of a file.
+		var h [walHeaderSize]byte
+		if _, err := w.files[w.cur].ReadAt(h[:], p); err != nil {
+			return fmt.Errorf("wal: read %s: %w", w.paths[w.cur], err)
+		}
+		n := int64(walHeaderSize) + int64(binary.LittleEndian.Uint32(h[24:]))
+		w.copyBuf = slices.Grow(w.copyBuf[:0], int(n))[:n]
+		if _, err := w.files[w.cur].ReadAt(w.copyBuf, p); err != nil {
+			return fmt.Errorf("wal: read %s: %w", w.paths[w.cur], err)
+		}
+		restamp(w.copyBuf, gen)
+		if _, err := w.files[next].WriteAt(w.copyBuf, dst); err != nil {
 			return fmt.Errorf("wal: write %s: %w", w.paths[next], err)
 		}
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		p, dst = p+n, dst+n
+	}
+	if dst > start {
+		if err := unix.Fdatasync(int(w.files[next].Fd())); err != nil {
 			return fmt.Errorf("wal: fdatasync %s: %w", w.paths[next], err)
 		}
 	}
 	if err := w.writeBase(next, gen, txid, metas); err != nil {
 		return err
 	}
-	w.cur, w.gen, w.off = next, gen, start+int64(len(tail))
+	w.cur, w.gen, w.off = next, gen, dst
 	if w.rotated != nil {
 		w.rotated()
 	}
@@ -331,6 +348,15 @@ func (w *wal) writeBase(i int, gen, txid uint64, metas [2][]byte) error {
 // close makes the database file durable and empties the log, so the next
 // start has nothing to replay.
 func (w *wal) close() error {
+	w.mu.Lock()
+	failed := w.failed
+	w.mu.Unlock()
+	if failed {
+		// A failed fsync may have dropped dirty pages that a second one
+		// would not report: the log stays for RecoverWAL at the next start.
+		w.closeFiles()
+		return nil
+	}
 	err := w.finishCheckpoint(true)
 	if err == nil {
 		if err = w.sync(); err != nil {
@@ -397,7 +423,7 @@ func (w *wal) waitDurable(txid uint64) error {
 		select {
 		case <-ch:
 		case <-timeout:
-			return ErrCommitTimeout
+			return ErrReadTimeout
 		}
 	}
 }

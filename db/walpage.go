@@ -22,8 +22,6 @@ const (
 	noFreelist       = ^uint64(0)
 )
 
-var le = binary.LittleEndian
-
 // boltMeta is what the WAL needs from a meta page.
 type boltMeta struct {
 	pageSize uint32
@@ -39,19 +37,19 @@ func parseMeta(p []byte) (boltMeta, error) {
 		return boltMeta{}, errors.New("meta page too short")
 	}
 	m := p[metaOffset:]
-	if le.Uint32(m[0:]) != boltMagic {
+	if binary.LittleEndian.Uint32(m[0:]) != boltMagic {
 		return boltMeta{}, errors.New("meta page: bad magic")
 	}
 	h := fnv.New64a()
 	_, _ = h.Write(m[:metaChecksumAt])
-	if h.Sum64() != le.Uint64(m[metaChecksumAt:]) {
+	if h.Sum64() != binary.LittleEndian.Uint64(m[metaChecksumAt:]) {
 		return boltMeta{}, errors.New("meta page: bad checksum")
 	}
 	return boltMeta{
-		pageSize: le.Uint32(m[8:]),
-		freelist: le.Uint64(m[32:]),
-		hwm:      le.Uint64(m[40:]),
-		txid:     le.Uint64(m[48:]),
+		pageSize: binary.LittleEndian.Uint32(m[8:]),
+		freelist: binary.LittleEndian.Uint64(m[32:]),
+		hwm:      binary.LittleEndian.Uint64(m[40:]),
+		txid:     binary.LittleEndian.Uint64(m[48:]),
 	}, nil
 }
 
@@ -75,24 +73,24 @@ func readFreelist(f *os.File, pageSize int, id uint64, buf []byte) ([]uint64, []
 	if err != nil {
 		return nil, buf, fmt.Errorf("freelist: %w", err)
 	}
-	if le.Uint16(buf[8:])&freelistPageFlag == 0 {
+	if binary.LittleEndian.Uint16(buf[8:])&freelistPageFlag == 0 {
 		return nil, buf, fmt.Errorf("freelist: page %d is not a freelist page", id)
 	}
-	if overflow := le.Uint32(buf[12:]); overflow > 0 {
+	if overflow := binary.LittleEndian.Uint32(buf[12:]); overflow > 0 {
 		if buf, err = readPages(f, pageSize, id, int(overflow)+1, buf); err != nil {
 			return nil, buf, fmt.Errorf("freelist: %w", err)
 		}
 	}
-	count, at := int(le.Uint16(buf[10:])), pageHeaderSize
+	count, at := int(binary.LittleEndian.Uint16(buf[10:])), pageHeaderSize
 	if count == 0xFFFF {
-		count, at = int(le.Uint64(buf[pageHeaderSize:])), pageHeaderSize+8
+		count, at = int(binary.LittleEndian.Uint64(buf[pageHeaderSize:])), pageHeaderSize+8
 	}
 	if count < 0 || at+8*count > len(buf) {
 		return nil, buf, fmt.Errorf("freelist: page %d: count %d does not fit", id, count)
 	}
 	ids := make([]uint64, count)
 	for i := range ids {
-		ids[i] = le.Uint64(buf[at+8*i:])
+		ids[i] = binary.LittleEndian.Uint64(buf[at+8*i:])
 	}
 	if !slices.IsSorted(ids) {
 		slices.Sort(ids)

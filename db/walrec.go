@@ -1,6 +1,7 @@
 package db
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -26,7 +27,10 @@ const (
 	walEntrySize  = 16
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// checksum is the records' CRC (crc32.MakeTable caches the table).
+func checksum(b []byte) uint32 {
+	return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+}
 
 // walBaseArea is the space reserved at the start of a WAL file for the base
 // record: a header and two meta pages.
@@ -43,9 +47,9 @@ type walRecord struct {
 
 func (r *walRecord) begin(gen, txid uint64) {
 	r.buf = append(r.buf[:0], make([]byte, walHeaderSize)...)
-	le.PutUint32(r.buf[0:], walMagic)
-	le.PutUint64(r.buf[8:], gen)
-	le.PutUint64(r.buf[16:], txid)
+	binary.LittleEndian.PutUint32(r.buf[0:], walMagic)
+	binary.LittleEndian.PutUint64(r.buf[8:], gen)
+	binary.LittleEndian.PutUint64(r.buf[16:], txid)
 	r.entries = 0
 }
 
@@ -53,8 +57,8 @@ func (r *walRecord) begin(gen, txid uint64) {
 // slice with their images.
 func (r *walRecord) add(id uint64, n, pageSize int) []byte {
 	var e [walEntrySize]byte
-	le.PutUint64(e[0:], id)
-	le.PutUint32(e[8:], uint32(n))
+	binary.LittleEndian.PutUint64(e[0:], id)
+	binary.LittleEndian.PutUint32(e[8:], uint32(n))
 	r.buf = append(r.buf, e[:]...)
 	at := len(r.buf)
 	r.buf = append(r.buf, make([]byte, n*pageSize)...)
@@ -64,16 +68,16 @@ func (r *walRecord) add(id uint64, n, pageSize int) []byte {
 
 // finish writes the lengths and the CRC and returns the record's bytes.
 func (r *walRecord) finish() []byte {
-	le.PutUint32(r.buf[24:], uint32(len(r.buf)-walHeaderSize))
-	le.PutUint32(r.buf[28:], r.entries)
-	le.PutUint32(r.buf[4:], crc32.Checksum(r.buf[8:], castagnoli))
+	binary.LittleEndian.PutUint32(r.buf[24:], uint32(len(r.buf)-walHeaderSize))
+	binary.LittleEndian.PutUint32(r.buf[28:], r.entries)
+	binary.LittleEndian.PutUint32(r.buf[4:], checksum(r.buf[8:]))
 	return r.buf
 }
 
 // restamp moves a finished record to another generation.
 func restamp(rec []byte, gen uint64) {
-	le.PutUint64(rec[8:], gen)
-	le.PutUint32(rec[4:], crc32.Checksum(rec[8:], castagnoli))
+	binary.LittleEndian.PutUint64(rec[8:], gen)
+	binary.LittleEndian.PutUint32(rec[4:], checksum(rec[8:]))
 }
 
 // walEntry is one run of pages in a record read back.
@@ -93,9 +97,9 @@ func readRecord(f io.ReaderAt, off int64, want uint64, pageSize int) (rec []byte
 		}
 		return nil, 0, 0, false, err
 	}
-	gen, txid = le.Uint64(h[8:]), le.Uint64(h[16:])
-	n := int64(le.Uint32(h[24:]))
-	if le.Uint32(h[0:]) != walMagic || (want != 0 && gen != want) || n > 1<<31 {
+	gen, txid = binary.LittleEndian.Uint64(h[8:]), binary.LittleEndian.Uint64(h[16:])
+	n := int64(binary.LittleEndian.Uint32(h[24:]))
+	if binary.LittleEndian.Uint32(h[0:]) != walMagic || (want != 0 && gen != want) || n > 1<<31 {
 		return nil, 0, 0, false, nil
 	}
 	rec = make([]byte, walHeaderSize+n)
@@ -105,7 +109,7 @@ func readRecord(f io.ReaderAt, off int64, want uint64, pageSize int) (rec []byte
 		}
 		return nil, 0, 0, false, err
 	}
-	if crc32.Checksum(rec[8:], castagnoli) != le.Uint32(rec[4:]) {
+	if checksum(rec[8:]) != binary.LittleEndian.Uint32(rec[4:]) {
 		return nil, 0, 0, false, nil
 	}
 	if _, err := recordEntries(rec, pageSize); err != nil {
@@ -116,14 +120,14 @@ func readRecord(f io.ReaderAt, off int64, want uint64, pageSize int) (rec []byte
 
 // recordEntries splits a record with a valid CRC into its page runs.
 func recordEntries(rec []byte, pageSize int) ([]walEntry, error) {
-	count := int(le.Uint32(rec[28:]))
+	count := int(binary.LittleEndian.Uint32(rec[28:]))
 	p := rec[walHeaderSize:]
 	out := make([]walEntry, 0, count)
 	for range count {
 		if len(p) < walEntrySize {
 			return nil, errors.New("wal record: entry cut short")
 		}
-		id, n := le.Uint64(p[0:]), int(le.Uint32(p[8:]))
+		id, n := binary.LittleEndian.Uint64(p[0:]), int(binary.LittleEndian.Uint32(p[8:]))
 		size := n * pageSize
 		if n < 1 || len(p) < walEntrySize+size {
 			return nil, fmt.Errorf("wal record: entry of %d pages at page %d does not fit", n, id)
@@ -144,12 +148,13 @@ func walPaths(dbPath string) [2]string {
 
 // walLog is what one WAL file holds: its base and the records after it.
 type walLog struct {
-	file    int
-	gen     uint64
-	base    uint64 // txid of the base record
-	last    uint64 // txid of the last record
-	records [][]byte
-	end     int64 // offset past the last record
+	file     int
+	pageSize int
+	gen      uint64
+	base     uint64 // txid of the base record
+	last     uint64 // txid of the last record
+	records  [][]byte
+	end      int64 // offset past the last record
 }
 
 // readLog reads a WAL file's base and records; ok is false when it has no
@@ -164,8 +169,11 @@ func readLog(path string, pageSize int) (l walLog, ok bool, err error) {
 	}
 	defer func() { _ = f.Close() }()
 	base, gen, txid, ok, err := readRecord(f, 0, 0, pageSize)
-	if err != nil || !ok {
-		return l, false, err
+	if err != nil {
+		return l, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !ok {
+		return l, false, nil
 	}
 	l = walLog{gen: gen, base: txid, last: txid, records: [][]byte{base}, end: walBaseArea(pageSize)}
 	for {

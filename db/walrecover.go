@@ -42,20 +42,13 @@ func RecoverWAL(path string) (int, error) {
 	}
 	defer func() { _ = unix.Flock(int(dbf.Fd()), unix.LOCK_UN) }()
 
-	pageSize, fileMetas, err := fileState(dbf)
-	if err != nil {
-		// Both meta pages damaged: not a state a crash leaves (bbolt writes
-		// one at a time). Leave the file untouched for the check to report.
-		return 0, nil
-	}
-	log, ok, err := newestLog(paths, pageSize)
+	pageSize, fileMetas := fileState(dbf)
+	log, ok, err := findLog(paths, pageSize)
 	if err != nil {
 		return 0, fmt.Errorf("recover %s: %w", path, err)
 	}
 	if ok {
-		// The file was fsynced at the base, and at most one commit past the
-		// last record can have reached it: anything else is another
-		// database's log (a file restored from a backup, say).
+		pageSize = log.pageSize
 		if err := log.matches(fileMetas, pageSize); err != nil {
 			return 0, fmt.Errorf("recover %s: the write-ahead log %s %w: it belongs to another database; move %s and %s away if the file was replaced on purpose",
 				path, paths[log.file], err, paths[0], paths[1])
@@ -105,9 +98,10 @@ func RecoverWAL(path string) (int, error) {
 	return len(log.records) - 1, nil
 }
 
-// fileState reads the database file's page size and its valid meta
-// pages.
-func fileState(f *os.File) (pageSize int, metas []fileMeta, err error) {
+// fileState reads the database file's page size and its valid meta pages;
+// with neither meta page valid (bbolt without fsync can tear one and leave
+// the other unwritten), the page size is 0 and the log's is used.
+func fileState(f *os.File) (pageSize int, metas []fileMeta) {
 	read := func(off int64) (fileMeta, bool) {
 		buf := make([]byte, 4096)
 		if _, err := f.ReadAt(buf, off); err != nil {
@@ -130,9 +124,26 @@ func fileState(f *os.File) (pageSize int, metas []fileMeta, err error) {
 		metas = append(metas, m1)
 	}
 	if len(metas) == 0 {
-		return 0, nil, errors.New("no valid meta page (not a bbolt file?)")
+		return 0, nil
 	}
-	return int(metas[0].pageSize), metas, nil
+	return int(metas[0].pageSize), metas
+}
+
+// findLog finds the log to replay; with the page size unknown it tries the
+// usual ones (a record only parses with the right one).
+func findLog(paths [2]string, pageSize int) (walLog, bool, error) {
+	if pageSize != 0 {
+		l, ok, err := newestLog(paths, pageSize)
+		l.pageSize = pageSize
+		return l, ok, err
+	}
+	for _, ps := range []int{os.Getpagesize(), 4096, 16384, 65536} {
+		if l, ok, err := newestLog(paths, ps); err == nil && ok {
+			l.pageSize = ps
+			return l, true, nil
+		}
+	}
+	return walLog{}, false, nil
 }
 
 // fileMeta is a valid meta page of the database file and its bytes.
@@ -150,7 +161,11 @@ func (l walLog) matches(file []fileMeta, pageSize int) error {
 	for _, m := range file {
 		top = max(top, m.txid)
 	}
-	if top < l.base || top > l.last+1 {
+	// The file was fsynced at the base; after it, one commit's meta page
+	// may be torn and the next one's never written, which leaves the meta
+	// from before the base (the base record holds it too). At most one
+	// commit past the last record can have reached the file.
+	if len(file) > 0 && (top+1 < l.base || top > l.last+1) {
 		return fmt.Errorf("covers transactions %d..%d but the file is at %d", l.base, l.last, top)
 	}
 	logged := map[uint64][]byte{}

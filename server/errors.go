@@ -23,7 +23,7 @@ func statusFor(err error) int {
 		return fasthttp.StatusNotFound
 	case errors.Is(err, db.ErrConflict):
 		return fasthttp.StatusConflict
-	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed),
+	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed), errors.Is(err, db.ErrReadTimeout),
 		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded):
 		return fasthttp.StatusServiceUnavailable
 	default:
