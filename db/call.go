@@ -53,10 +53,18 @@ func (s *Store) CreateCall(ctx context.Context, nc NewCall) (CallResult, error) 
 // existingCall answers a repeated channelId from committed state, without
 // queueing behind writes.
 func (s *Store) existingCall(channelID string) (res CallResult, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	var id int
+	err = s.bolt.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
 		res, ok, err = answerFor(tx, channelID)
 		return err
 	})
+	// Only an answer must wait for the log: a channelId not found yet goes
+	// to the group commit, which checks again in its transaction, so a new
+	// call never waits for the previous commit's fsync here.
+	if err == nil && ok && s.wal != nil {
+		err = s.wal.waitDurable(uint64(id))
+	}
 	return res, ok, err
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // maxBatch bounds how many calls share one commit, so one fsync never
@@ -38,7 +41,18 @@ func (s *Store) Run(ctx context.Context) {
 	if s.running.Swap(true) {
 		return // Close came first
 	}
-	defer close(s.stopped)
+	if s.wal != nil {
+		s.pipe = make(chan pending)
+		synced := make(chan struct{})
+		go s.syncLoop(synced)
+		defer func() {
+			close(s.pipe)
+			<-synced
+			close(s.stopped)
+		}()
+	} else {
+		defer close(s.stopped)
+	}
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
@@ -85,7 +99,7 @@ func (s *Store) commit(batch []*op) {
 			return
 		}
 		start := time.Now()
-		err := s.update(func(tx *bolt.Tx) error {
+		fn := func(tx *bolt.Tx) error {
 			s.fillAppendOnly(tx)
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
@@ -93,9 +107,14 @@ func (s *Store) commit(batch []*op) {
 				}
 			}
 			return nil
-		})
-		took := time.Since(start)
-		s.stats.observe(len(batch), took)
+		}
+		var p pending
+		var err error
+		if s.pipe != nil {
+			p, err = s.updateLogged(fn)
+		} else {
+			err = s.update(fn)
+		}
 		var oe *opError
 		if errors.As(err, &oe) {
 			// Only this op is at fault: answer it and retry the rest.
@@ -103,6 +122,15 @@ func (s *Store) commit(batch []*op) {
 			batch = append(batch[:oe.idx], batch[oe.idx+1:]...)
 			continue
 		}
+		if err == nil && s.pipe != nil {
+			// The log's fsync runs on syncLoop while this loop starts the
+			// next transaction; the writes are answered there.
+			p.ops, p.start = slices.Clone(batch), start
+			s.pipe <- p
+			return
+		}
+		took := time.Since(start)
+		s.stats.observe(len(batch), took)
 		var we *walError
 		if isFull(err) && !errors.As(err, &we) {
 			// Nothing was written: refuse this batch, keep serving.
@@ -122,6 +150,64 @@ func (s *Store) commit(batch []*op) {
 		}
 		return
 	}
+}
+
+// pending is a commit whose log record is written but not yet fsynced.
+type pending struct {
+	ops   []*op
+	f     *os.File // to fsync; nil when the commit is durable already
+	txid  uint64
+	start time.Time
+}
+
+// syncLoop fsyncs the log for each commit the loop hands over, in order,
+// and answers its writes. The pipe is unbuffered: the loop prepares at
+// most one commit while the previous one's fsync runs.
+func (s *Store) syncLoop(done chan<- struct{}) {
+	defer close(done)
+	for p := range s.pipe {
+		err := s.failedErr()
+		if s.beforeLogSync != nil {
+			s.beforeLogSync()
+		}
+		if err == nil && p.f != nil {
+			if e := unix.Fdatasync(int(p.f.Fd())); e != nil {
+				e = fmt.Errorf("wal: fdatasync %s: %w", p.f.Name(), e)
+				s.fail(e)
+				err = fmt.Errorf("%w: %w", ErrFailed, e)
+			}
+		}
+		if err == nil {
+			s.wal.setDurable(p.txid)
+		}
+		took := time.Since(p.start)
+		s.stats.observe(len(p.ops), took)
+		if s.onCommit != nil {
+			s.onCommit(len(p.ops), took, err)
+		}
+		for _, o := range p.ops {
+			o.done <- err
+		}
+	}
+}
+
+// updateLogged commits fn and writes it to the log without the fsync,
+// which syncLoop does.
+func (s *Store) updateLogged(fn func(tx *bolt.Tx) error) (pending, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.failedErr(); err != nil {
+		return pending{}, err
+	}
+	if err := s.bolt.Update(fn); err != nil {
+		return pending{}, err
+	}
+	f, txid, err := s.wal.prepareCommit()
+	if err != nil {
+		s.fail(err)
+		return pending{}, &walError{err}
+	}
+	return pending{f: f, txid: txid}, nil
 }
 
 // walError marks a failure of the log write after bbolt committed: the

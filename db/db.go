@@ -53,6 +53,8 @@ type Options struct {
 	// is called on the commit loop after every rotation.
 	walSize    int64
 	walRotated func()
+	// beforeLogSync runs on syncLoop before each log fsync (tests).
+	beforeLogSync func()
 
 	// noFreelistSync and defaultFill restore bbolt's defaults, for the
 	// benchmark that measures what tuning.go chose.
@@ -79,9 +81,12 @@ type Store struct {
 
 	// wal is nil when the log is disabled or the store is read-only. wmu
 	// keeps a commit and its log write together.
-	wal    *wal
-	wmu    sync.Mutex
-	logErr error // why the log is off although it was asked for
+	wal  *wal
+	wmu  sync.Mutex
+	pipe chan pending // commits waiting for the log's fsync (Run)
+
+	beforeLogSync func() // see Options
+	logErr        error  // why the log is off although it was asked for
 
 	mu     sync.RWMutex
 	closed bool
@@ -176,7 +181,8 @@ func Open(path string, o Options) (*Store, error) {
 		fatal:    make(chan struct{}),
 		onCommit: o.OnCommit,
 
-		defaultFill: o.defaultFill,
+		defaultFill:   o.defaultFill,
+		beforeLogSync: o.beforeLogSync,
 	}, nil
 }
 

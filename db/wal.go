@@ -22,7 +22,7 @@ const walFileSize = 64 << 20
 
 // walMaxPages is the largest commit that is logged; larger ones are
 // fsynced in place (see logCommit).
-const walMaxPages = 64
+const walMaxPages = 24
 
 // wal makes a commit durable with one sequential write and one fdatasync.
 // bbolt alone fsyncs twice per commit, and the first fsync carries the
@@ -153,34 +153,52 @@ func (w *wal) loadState() error {
 }
 
 // logCommit appends the commit bbolt just made (without fsync) to the log
-// and fsyncs it. It must run after every write transaction, before the
-// next one begins, on the goroutine that committed.
+// and fsyncs it.
 func (w *wal) logCommit() error {
-	if err := w.finishCheckpoint(false); err != nil {
+	f, txid, err := w.prepareCommit()
+	if err != nil {
 		return err
+	}
+	if f != nil {
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			return fmt.Errorf("wal: fdatasync %s: %w", f.Name(), err)
+		}
+	}
+	w.setDurable(txid)
+	return nil
+}
+
+// prepareCommit writes the commit bbolt just made to the log without the
+// fsync: the caller fsyncs f (nil when the commit is durable already) and
+// then calls setDurable(txid). It must run after every write transaction,
+// before the next one begins, on the goroutine that committed; the fsync
+// may overlap the next transaction.
+func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
+	if err := w.finishCheckpoint(false); err != nil {
+		return nil, 0, err
 	}
 	ps := w.pageSize
 	slot := (w.txid + 1) % 2
 	metaImg, err := readPages(w.dbf, ps, slot, 1, nil)
 	if err != nil {
-		return fmt.Errorf("wal: meta: %w", err)
+		return nil, 0, fmt.Errorf("wal: meta: %w", err)
 	}
 	m, err := parseMeta(metaImg)
 	if err != nil {
-		return fmt.Errorf("wal: meta of transaction %d: %w", w.txid+1, err)
+		return nil, 0, fmt.Errorf("wal: meta of transaction %d: %w", w.txid+1, err)
 	}
 	other, err := readPages(w.dbf, ps, 1-slot, 1, w.pbuf)
 	if err != nil {
-		return fmt.Errorf("wal: meta: %w", err)
+		return nil, 0, fmt.Errorf("wal: meta: %w", err)
 	}
 	w.pbuf = other
 	if o, err := parseMeta(other); m.txid != w.txid+1 || (err == nil && o.txid > m.txid) {
-		return fmt.Errorf("wal: expected transaction %d, the file is further (written outside the log?)", w.txid+1)
+		return nil, 0, fmt.Errorf("wal: expected transaction %d, the file is further (written outside the log?)", w.txid+1)
 	}
 	free, pbuf, err := readFreelist(w.dbf, ps, m.freelist, w.pbuf)
 	w.pbuf = pbuf
 	if err != nil {
-		return fmt.Errorf("wal: transaction %d: %w", m.txid, err)
+		return nil, 0, fmt.Errorf("wal: transaction %d: %w", m.txid, err)
 	}
 	w.written = writtenPages(w.free, w.hwm, free, m.hwm, w.written)
 	metas := w.metas
@@ -190,17 +208,16 @@ func (w *wal) logCommit() error {
 		// pages in place costs no more than logging them, and spares the
 		// copy. The file is then durable at this commit: the log restarts.
 		if err := w.finishCheckpoint(true); err != nil {
-			return err
+			return nil, 0, err
 		}
 		if err := w.sync(); err != nil {
-			return fmt.Errorf("wal: sync database: %w", err)
+			return nil, 0, fmt.Errorf("wal: sync database: %w", err)
 		}
 		if err := w.rotate(m.txid, metas, w.off); err != nil {
-			return err
+			return nil, 0, err
 		}
 		w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
-		w.setDurable(m.txid)
-		return nil
+		return nil, m.txid, nil
 	}
 	w.rec.begin(w.gen, m.txid)
 	for i := 0; i < len(w.written); {
@@ -210,52 +227,50 @@ func (w *wal) logCommit() error {
 		}
 		dst := w.rec.add(w.written[i], j-i, ps)
 		if _, err := w.dbf.ReadAt(dst, int64(w.written[i])*int64(ps)); err != nil {
-			return fmt.Errorf("wal: read page %d: %w", w.written[i], err)
+			return nil, 0, fmt.Errorf("wal: read page %d: %w", w.written[i], err)
 		}
 		i = j
 	}
 	copy(w.rec.add(slot, 1, ps), metaImg)
-	if err := w.append(w.rec.finish(), m.txid, metas); err != nil {
-		return err
+	f, err = w.append(w.rec.finish(), m.txid, metas)
+	if err != nil {
+		return nil, 0, err
 	}
 	w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
-	w.setDurable(m.txid)
 	if w.ckpt == nil && w.off > w.size/2 {
 		w.startCheckpoint()
 	}
-	return nil
+	return f, m.txid, nil
 }
 
 // append writes rec (of transaction txid, after which the meta pages are
-// metas) to the log and fsyncs it, rotating first when it does not fit.
-func (w *wal) append(rec []byte, txid uint64, metas [2][]byte) error {
+// metas) to the log, rotating first when it does not fit, and returns the
+// file to fsync (nil when the commit was made durable otherwise).
+func (w *wal) append(rec []byte, txid uint64, metas [2][]byte) (*os.File, error) {
 	if w.off+int64(len(rec)) > w.size {
 		if w.ckpt == nil {
 			w.startCheckpoint()
 		}
 		if err := w.finishCheckpoint(true); err != nil {
-			return err
+			return nil, err
 		}
 		if w.off+int64(len(rec)) > w.size {
 			// Larger than a whole file: make the database file itself
 			// durable instead, and start the log after this commit.
 			if err := w.sync(); err != nil {
-				return fmt.Errorf("wal: sync database: %w", err)
+				return nil, fmt.Errorf("wal: sync database: %w", err)
 			}
-			return w.rotate(txid, metas, w.off)
+			return nil, w.rotate(txid, metas, w.off)
 		}
 		// The record was built for the generation before the rotation.
 		restamp(rec, w.gen)
 	}
 	f := w.files[w.cur]
 	if _, err := f.WriteAt(rec, w.off); err != nil {
-		return fmt.Errorf("wal: write %s: %w", w.paths[w.cur], err)
-	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("wal: fdatasync %s: %w", w.paths[w.cur], err)
+		return nil, fmt.Errorf("wal: write %s: %w", w.paths[w.cur], err)
 	}
 	w.off += int64(len(rec))
-	return nil
+	return f, nil
 }
 
 // startCheckpoint fsyncs the database file in the background; once done,
@@ -383,7 +398,9 @@ func (w *wal) closeFiles() {
 func (w *wal) setDurable(txid uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.failed {
+	// Monotonic: a commit made durable out of line (the bulk path fsyncs
+	// the same file) covers every record before it.
+	if w.failed || txid <= w.durable {
 		return
 	}
 	w.durable = txid

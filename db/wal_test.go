@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -468,6 +469,63 @@ func TestWALKeptAfterFailure(t *testing.T) {
 	for _, id := range ids {
 		if _, _, err := r.Ticket(id); err != nil {
 			t.Fatalf("ticket %d: %v", id, err)
+		}
+	}
+}
+
+// TestAckWaitsForTheLog: a write is answered only once its log record is
+// fsynced, a reader that sees the commit waits for that fsync too, and the
+// next commit goes ahead in bbolt meanwhile (the fsync overlaps it).
+func TestAckWaitsForTheLog(t *testing.T) {
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	var once, freed sync.Once
+	free := func() { freed.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the store's cleanup: a failed test must not hang it
+	hook := func() {
+		entered <- struct{}{}
+		once.Do(func() { <-release })
+	}
+	s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{beforeLogSync: hook})
+	t.Cleanup(free)
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.CreateCall(ctx, testCall("ack-1", 100))
+		first <- err
+	}()
+	<-entered // the first commit is in bbolt, its fsync held back
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.CreateCall(ctx, testCall("ack-2", 100))
+		second <- err
+	}()
+	s.wal.mu.Lock()
+	durable := s.wal.durable
+	s.wal.mu.Unlock()
+	var seen int
+	for range 200 {
+		_ = s.bolt.View(func(tx *bolt.Tx) error { seen = tx.ID(); return nil })
+		if uint64(seen) >= durable+2 {
+			break // the second commit is in bbolt too
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if uint64(seen) < durable+2 {
+		t.Fatalf("the second commit waited for the first one's fsync (txid %d, durable %d)", seen, durable)
+	}
+	read := make(chan error, 1)
+	go func() { read <- s.view(func(*bolt.Tx) error { return nil }) }()
+	select {
+	case err := <-first:
+		t.Fatalf("answered before its log fsync: %v", err)
+	case err := <-read:
+		t.Fatalf("a read of an unlogged commit returned: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	free()
+	for _, ch := range []chan error{first, second, read} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
