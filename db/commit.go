@@ -33,7 +33,8 @@ type opError struct {
 func (e *opError) Error() string { return e.err.Error() }
 
 // Run is the group-commit loop: it takes every write waiting at the moment,
-// commits them in one fsynced transaction and answers each. An idle store
+// commits them in one transaction and answers each once it is durable
+// (with the log, syncLoop answers after the log's fsync). An idle store
 // commits a lone write at once; under load, writes that arrive during one
 // fsync share the next. It returns when ctx ends, after answering every
 // write already queued.
