@@ -9,7 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sys/unix"
 )
 
 // maxBatch bounds how many calls share one commit, so one fsync never
@@ -171,15 +170,11 @@ func (s *Store) syncLoop(done chan<- struct{}) {
 		if s.beforeLogSync != nil {
 			s.beforeLogSync()
 		}
-		if err == nil && p.f != nil {
-			if e := unix.Fdatasync(int(p.f.Fd())); e != nil {
-				e = fmt.Errorf("wal: fdatasync %s: %w", p.f.Name(), e)
+		if err == nil {
+			if e := s.wal.complete(p.f, p.txid); e != nil {
 				s.fail(e)
 				err = fmt.Errorf("%w: %w", ErrFailed, e)
 			}
-		}
-		if err == nil {
-			s.wal.setDurable(p.txid)
 		}
 		took := time.Since(p.start)
 		s.stats.observe(len(p.ops), took)

@@ -159,6 +159,12 @@ func (w *wal) logCommit() error {
 	if err != nil {
 		return err
 	}
+	return w.complete(f, txid)
+}
+
+// complete fsyncs the log file a prepared commit was written to (nil: it
+// is durable already) and marks the commit durable.
+func (w *wal) complete(f *os.File, txid uint64) error {
 	if f != nil {
 		if err := unix.Fdatasync(int(f.Fd())); err != nil {
 			return fmt.Errorf("wal: fdatasync %s: %w", f.Name(), err)
