@@ -123,6 +123,9 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 	if err != nil {
 		return CallResult{}, fmt.Errorf("next ticket id: %w", err)
 	}
+	if err := addCount(tx, metaTickets, 1); err != nil {
+		return CallResult{}, err
+	}
 	t := &model.Ticket{
 		ID:                  siteID(s.site, seq),
 		Channel:             "phone",

@@ -48,6 +48,8 @@ func upsertCustomer(tx *bolt.Tx, c *model.Customer) error {
 		if err := unindexCustomer(tx, &prev); err != nil {
 			return err
 		}
+	} else if err := addCount(tx, metaCustomers, 1); err != nil {
+		return err
 	}
 	if err := putJSON(byID, []byte(c.ID), c, "customer "+c.ID); err != nil {
 		return err
@@ -128,18 +130,11 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 		if err := unindexCustomer(tx, c); err != nil {
 			return err
 		}
+		if err := addCount(tx, metaCustomers, -1); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketCustomers).Delete([]byte(id))
 	})
-}
-
-// CustomerCount is the number of customers in the directory.
-func (s *Store) CustomerCount() (int, error) {
-	var n int
-	err := s.view(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketCustomers).Stats().KeyN
-		return nil
-	})
-	return n, err
 }
 
 // identify fills the ticket's customer and contract: by customerId or

@@ -135,7 +135,7 @@ func Open(path string, o Options) (*Store, error) {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
-			return nil
+			return establishCounts(tx)
 		})
 	}
 	if err != nil {
@@ -262,6 +262,10 @@ func (s *Store) Check() error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
+		}
+		if len(errs) == 0 {
+			// Only a sound file can be counted without panicking.
+			errs = append(errs, checkCounts(tx))
 		}
 		return errors.Join(errs...)
 	})

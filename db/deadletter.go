@@ -120,15 +120,6 @@ func parkFollowers(tx *bolt.Tx, r OutboxRecord, now time.Time) error {
 	return nil
 }
 
-func addCount(tx *bolt.Tx, key []byte, delta int64) error {
-	m := tx.Bucket(bucketMeta)
-	var n int64
-	if v := m.Get(key); len(v) == 8 {
-		n = fromU64(v)
-	}
-	return m.Put(key, u64(n+delta))
-}
-
 // DeadLetters returns up to limit dead letters, grouped by ticket (or
 // user), oldest first within each, and how many there are in all.
 func (s *Store) DeadLetters(limit int) ([]DeadLetter, int64, error) {

@@ -34,9 +34,11 @@ var (
 	metaAPIToken      = []byte("api_token")
 	metaOutboxPending = []byte("outbox_pending")
 	metaReadyProbe    = []byte("ready_probe")
-	metaHandleTimes   = []byte("handle_times")  // recent handling times for wait estimates
-	metaOutboxDead    = []byte("outbox_dead")   // dead letter count
-	metaOutboxPaused  = []byte("outbox_paused") // PauseState JSON while central refuses our token
+	metaHandleTimes   = []byte("handle_times")    // recent handling times for wait estimates
+	metaOutboxDead    = []byte("outbox_dead")     // dead letter count
+	metaOutboxPaused  = []byte("outbox_paused")   // PauseState JSON while central refuses our token
+	metaTickets       = []byte("tickets_count")   // tickets stored (see counts.go)
+	metaCustomers     = []byte("customers_count") // customers in the directory
 )
 
 // IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is

@@ -1,7 +1,6 @@
 package db
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
@@ -84,12 +83,7 @@ func (r *OutboxRecord) appendJSON(b []byte) []byte {
 // addPending keeps the pending count beside the records so the status
 // route does not walk the backlog.
 func addPending(tx *bolt.Tx, delta int64) error {
-	m := tx.Bucket(bucketMeta)
-	var n int64
-	if v := m.Get(metaOutboxPending); len(v) == 8 {
-		n = int64(binary.BigEndian.Uint64(v))
-	}
-	return m.Put(metaOutboxPending, u64(n+delta))
+	return addCount(tx, metaOutboxPending, delta)
 }
 
 // OutboxStatus summarises the backlog for GET /edge/v1/outbox.

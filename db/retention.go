@@ -83,6 +83,9 @@ func pruneTicket(tx *bolt.Tx, id, syncedAt int64, now time.Time) (bool, error) {
 	if err := tx.Bucket(bucketTickets).Delete(u64(id)); err != nil {
 		return false, fmt.Errorf("delete ticket %d: %w", id, err)
 	}
+	if err := addCount(tx, metaTickets, -1); err != nil {
+		return false, err
+	}
 	ch := tx.Bucket(bucketChannels)
 	if v := ch.Get([]byte(t.ChannelID)); v != nil && fromU64(v) == id {
 		if err := ch.Delete([]byte(t.ChannelID)); err != nil {

@@ -43,16 +43,6 @@ func (s *Store) TicketByChannel(channelID string) (int64, error) {
 	return id, err
 }
 
-// TicketCount is the number of tickets stored.
-func (s *Store) TicketCount() (int, error) {
-	var n int
-	err := s.view(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketTickets).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
 func getTicket(tx *bolt.Tx, id int64) (*model.Ticket, error) {
 	v := tx.Bucket(bucketTickets).Get(u64(id))
 	if v == nil {
