@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -260,47 +261,55 @@ func (s *scanner) transcript(field string) ([]TranscriptEntry, error) {
 		if i >= maxTranscript {
 			return Invalid(field, fmt.Sprintf("more than %d entries", maxTranscript))
 		}
-		e, err := s.entry(fmt.Sprintf("%s[%d]", field, i))
+		e, err := s.entry()
+		if err != nil {
+			return entryError(err, field, i)
+		}
 		out = append(out, e)
-		return err
+		return nil
 	})
 	return out, err
 }
 
-// entry reads one transcript entry; speaker and message are required.
-func (s *scanner) entry(path string) (TranscriptEntry, error) {
+// entryError puts the entry's path in front of a field error. Building the
+// path only here keeps a valid transcript free of per-entry allocations.
+func entryError(err error, field string, i int) error {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	path := field + "[" + strconv.Itoa(i) + "]"
+	if fe.Field != "" {
+		path += "." + fe.Field
+	}
+	return Invalid(path, fe.Msg)
+}
+
+// entry reads one transcript entry; speaker and message are required. Its
+// errors name the member alone ("speaker"; "" for the entry itself).
+func (s *scanner) entry() (TranscriptEntry, error) {
 	var e TranscriptEntry
 	if s.peek() != '{' {
-		return e, s.typeError(path, "an object")
+		return e, s.typeError("", "an object")
 	}
-	var hasSpeaker, hasMessage bool
+	var hasMessage bool
 	err := s.object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "speaker":
-			var v string
-			if v, hasSpeaker, err = s.optString(path + ".speaker"); err != nil || !hasSpeaker {
-				return err
-			}
-			if v == "bot" {
-				v = "agent" // older API generations
-			}
-			if _, ok := speakers[v]; !ok {
-				return Invalid(path+".speaker", fmt.Sprintf("must be one of customer, agent, agent_request, agent_response (or bot), got %q", clip(v)))
-			}
-			e.Speaker = v
+			e.Speaker, err = s.speaker()
 		case "message":
-			if e.Message, hasMessage, err = s.optString(path + ".message"); err == nil && len(e.Message) > maxMessage {
-				err = Invalid(path+".message", fmt.Sprintf("longer than %d bytes", maxMessage))
+			if e.Message, hasMessage, err = s.optString("message"); err == nil && len(e.Message) > maxMessage {
+				err = Invalid("message", fmt.Sprintf("longer than %d bytes", maxMessage))
 			}
 		case "timestamp":
 			var v string
 			var ok bool
-			if v, ok, err = s.optString(path + ".timestamp"); err != nil || !ok || v == "" {
+			if v, ok, err = s.optString("timestamp"); err != nil || !ok || v == "" {
 				return err
 			}
 			if _, perr := time.Parse(time.RFC3339, v); perr != nil {
-				return Invalid(path+".timestamp", fmt.Sprintf("must be an RFC 3339 date-time, got %q", clip(v)))
+				return Invalid("timestamp", fmt.Sprintf("must be an RFC 3339 date-time, got %q", clip(v)))
 			}
 			e.Timestamp = v
 		default:
@@ -311,12 +320,38 @@ func (s *scanner) entry(path string) (TranscriptEntry, error) {
 	switch {
 	case err != nil:
 		return e, err
-	case !hasSpeaker:
-		return e, Invalid(path+".speaker", "required")
+	case e.Speaker == "":
+		return e, Invalid("speaker", "required")
 	case !hasMessage:
-		return e, Invalid(path+".message", "required")
+		return e, Invalid("message", "required")
 	}
 	return e, nil
+}
+
+// speaker reads a speaker as its canonical name ("" for null), so the
+// common values cost no allocation.
+func (s *scanner) speaker() (string, error) {
+	if s.null() {
+		return "", nil
+	}
+	if s.peek() != '"' {
+		return "", s.typeError("speaker", "a string")
+	}
+	b, err := s.rawString()
+	if err != nil {
+		return "", err
+	}
+	switch string(b) {
+	case "customer":
+		return "customer", nil
+	case "agent", "bot": // bot: older API generations
+		return "agent", nil
+	case "agent_request":
+		return "agent_request", nil
+	case "agent_response":
+		return "agent_response", nil
+	}
+	return "", Invalid("speaker", fmt.Sprintf("must be one of customer, agent, agent_request, agent_response (or bot), got %q", clip(string(b))))
 }
 
 // clip keeps echoed input short in error messages.
