@@ -13,16 +13,21 @@ var version = "dev"
 const usage = `enneo-edge: the enneo telephony API at the edge
 
 Usage:
-  enneo-edge serve   [-config FILE]        run the appliance
-  enneo-edge import  [-config FILE] FILE   load customers (CSV with header row, or JSON Lines)
-  enneo-edge check   [-config FILE] [DBFILE]  verify a database file (read-only)
-  enneo-edge backup  [-config FILE] [-token TOKEN] FILE
-                                           copy the running server's database to FILE
-  enneo-edge outbox  [-config FILE] list|retry SEQ|retry-all
-                                           forwarding backlog and dead letters (via the running server)
-  enneo-edge bench   -url URL [-token T] [-rate N] [-duration D] [-compare URL2] [-out FILE.svg] [-json]
-                                           measure callReceived latency of any enneo server
-  enneo-edge version                       print the version
+  enneo-edge serve   [-config FILE] [-debug]   run the appliance (-debug: log every call)
+  enneo-edge import  [-config FILE] [-format auto|csv|jsonl] FILE
+                                               load customers (CSV with a header row, or JSON Lines)
+  enneo-edge check   [-config FILE] [-quick] [DBFILE]
+                                               verify a database file (replays its write-ahead log
+                                               first; -quick: only the check every start runs)
+  enneo-edge backup  [-config FILE] [-url URL] [-token T] [-timeout D] FILE
+                                               copy the running server's database to FILE
+  enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all]
+                                               forwarding backlog and dead letters (default: list)
+  enneo-edge bench   -url URL [-token T] [-name N] [-rate N] [-duration D] [-concurrency C]
+                     [-timeout D] [-mix FILE] [-seed S] [-compare URL2 [-token2 T] [-name2 N]]
+                     [-out FILE.svg|.png] [-json] [-vegeta-targets FILE]
+                                               measure callReceived latency of any enneo server
+  enneo-edge version                           print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
 exists; otherwise the embedded defaults apply (127.0.0.1:8005, data/edge.db).

@@ -133,7 +133,7 @@ type Auth struct {
 	JWTIssuer string `toml:"jwt_issuer"`
 	// JWTAudience, when set, must be among the token's "aud" claim.
 	JWTAudience string `toml:"jwt_audience"`
-	// JWTLeeway tolerates clock skew when checking exp/nbf/iat (0..10m).
+	// JWTLeeway tolerates clock skew when checking exp and nbf (0..10m).
 	JWTLeeway Duration `toml:"jwt_leeway"`
 }
 

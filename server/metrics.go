@@ -70,7 +70,8 @@ func NewMetrics() *Metrics {
 
 // ObserveCommit records one group commit (a success, ErrFull or ErrFailed);
 // pass it as db.Options.OnCommit.
-// Every successful commit is two fdatasyncs (the pages, then the meta page).
+// A successful commit is one fdatasync: of the write-ahead log, or of the
+// file for a large one; bbolt's two (pages, then meta page) without the log.
 func (m *Metrics) ObserveCommit(writes int, took time.Duration, err error) {
 	switch {
 	case err == nil:

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// usageOf returns the lines of usage that describe one command: its own
+// line and the indented ones after it.
+func usageOf(command string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(line, "  enneo-edge ") {
+			in = strings.HasPrefix(line, "  enneo-edge "+command+" ")
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// stderrOf runs fn with os.Stderr captured (the flag package prints its
+// defaults there).
+func stderrOf(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	fn()
+	os.Stderr = saved
+	_ = w.Close()
+	return <-done
+}
+
+// Every flag a command accepts is in the usage text (and so in the
+// README, see below).
+func TestUsageNamesEveryFlag(t *testing.T) {
+	commands := []struct {
+		name string
+		run  func([]string) error
+	}{
+		{"serve", runServe}, {"import", runImport}, {"check", runCheck},
+		{"backup", runBackup}, {"bench", runBench},
+	}
+	flagLine := regexp.MustCompile(`(?m)^  -(\S+)`)
+	for _, c := range commands {
+		var err error
+		defaults := stderrOf(t, func() { err = c.run([]string{"-h"}) })
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s -h: %v", c.name, err)
+		}
+		flags := flagLine.FindAllStringSubmatch(defaults, -1)
+		if len(flags) == 0 {
+			t.Fatalf("%s -h listed no flags:\n%s", c.name, defaults)
+		}
+		text := usageOf(c.name)
+		for _, f := range flags {
+			if !regexp.MustCompile(`[\[ ]-` + regexp.QuoteMeta(f[1]) + `[ \]]`).MatchString(text) {
+				t.Errorf("usage of %s lacks -%s:\n%s", c.name, f[1], text)
+			}
+		}
+	}
+}
+
+// The README's command list is the usage text.
+func TestREADMECommandsAreTheUsage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "## Commands\n\n```\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README has no ## Commands code block")
+	}
+	var want strings.Builder
+	for _, line := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(line, "  enneo-edge ") || strings.HasPrefix(line, "     ") {
+			want.WriteString(strings.TrimPrefix(line, "  ") + "\n")
+		}
+	}
+	if block != want.String() {
+		t.Errorf("README's commands differ from main.go's usage:\nREADME:\n%s\nusage:\n%s", block, want.String())
+	}
+}
