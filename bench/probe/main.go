@@ -1,8 +1,9 @@
-// Command probe measures the two properties of a machine that bound every
-// latency in BENCHMARKS.md: how long fdatasync of one overwritten page takes
-// (a bbolt commit is two of them) and how late a goroutine sleeping 500 µs
-// wakes (an idle vCPU can be slow to wake, and every hand-over between
-// goroutines pays it).
+// Command probe measures the properties of a machine that bound every
+// latency in BENCHMARKS.md: how long fdatasync takes after one overwritten
+// page, after 12 pages scattered over the file (a bbolt commit) and after
+// the same 12 pages side by side (a write-ahead log record), and how late a
+// goroutine sleeping 500 µs wakes (an idle vCPU can be slow to wake, and
+// every hand-over between goroutines pays it).
 //
 //	go run ./bench/probe -dir /var/lib/enneo-edge
 package main
@@ -10,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,10 @@ func main() {
 	}
 }
 
+// filePages is the probe file's size in pages: large enough that 12
+// random pages are rarely neighbours.
+const filePages = 4096
+
 func run(dir string, n int) error {
 	f, err := os.CreateTemp(dir, "probe-*.bin")
 	if err != nil {
@@ -34,26 +40,51 @@ func run(dir string, n int) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	page := make([]byte, 4096)
 	// Write the pages once first: bbolt overwrites pages it has freed.
-	for i := range 64 {
-		if _, err := f.WriteAt(page, int64(i)*4096); err != nil {
-			return err
-		}
+	if _, err := f.WriteAt(make([]byte, filePages*4096), 0); err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	syncs := make([]time.Duration, 0, n)
-	for i := range n {
-		if _, err := f.WriteAt(page, int64(i%64)*4096); err != nil {
-			return err
+	rnd := rand.New(rand.NewPCG(1, 2))
+	cases := []struct {
+		name  string
+		pages func(i int) []int64
+	}{
+		{"one page", func(i int) []int64 { return []int64{int64(i % 64)} }},
+		{"12 scattered pages", func(int) []int64 {
+			ps := make([]int64, 12)
+			for j := range ps {
+				ps[j] = rnd.Int64N(filePages)
+			}
+			return ps
+		}},
+		{"12 contiguous pages", func(i int) []int64 {
+			first := int64(i*12) % (filePages - 12)
+			ps := make([]int64, 12)
+			for j := range ps {
+				ps[j] = first + int64(j)
+			}
+			return ps
+		}},
+	}
+	page := make([]byte, 4096)
+	for _, c := range cases {
+		syncs := make([]time.Duration, 0, n)
+		for i := range n {
+			for _, p := range c.pages(i) {
+				if _, err := f.WriteAt(page, p*4096); err != nil {
+					return err
+				}
+			}
+			t := time.Now()
+			if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+				return err
+			}
+			syncs = append(syncs, time.Since(t))
 		}
-		t := time.Now()
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-			return err
-		}
-		syncs = append(syncs, time.Since(t))
+		fmt.Printf("fdatasync after %s in %s: %s\n", c.name, filepath.Clean(dir), summary(syncs))
 	}
 	lates := make([]time.Duration, 0, n)
 	for range n {
@@ -61,7 +92,6 @@ func run(dir string, n int) error {
 		time.Sleep(500 * time.Microsecond)
 		lates = append(lates, time.Since(t)-500*time.Microsecond)
 	}
-	fmt.Printf("fdatasync of one page in %s: %s\n", filepath.Clean(dir), summary(syncs))
 	fmt.Printf("sleep(500µs) overshoot: %s\n", summary(lates))
 	return nil
 }
