@@ -57,20 +57,15 @@ func storedCount(tx *bolt.Tx, bucket, key []byte) int {
 }
 
 // TicketCount is the number of tickets stored.
-func (s *Store) TicketCount() (int, error) {
-	var n int
-	err := s.view(func(tx *bolt.Tx) error {
-		n = storedCount(tx, bucketTickets, metaTickets)
-		return nil
-	})
-	return n, err
-}
+func (s *Store) TicketCount() (int, error) { return s.count(bucketTickets, metaTickets) }
 
 // CustomerCount is the number of customers in the directory.
-func (s *Store) CustomerCount() (int, error) {
+func (s *Store) CustomerCount() (int, error) { return s.count(bucketCustomers, metaCustomers) }
+
+func (s *Store) count(bucket, key []byte) (int, error) {
 	var n int
 	err := s.view(func(tx *bolt.Tx) error {
-		n = storedCount(tx, bucketCustomers, metaCustomers)
+		n = storedCount(tx, bucket, key)
 		return nil
 	})
 	return n, err
