@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,78 +10,151 @@ import (
 // Tickets and customers are counted in the meta bucket, in the same
 // transaction that adds or removes them. Counting the buckets instead
 // (bbolt's Stats) reads every leaf page: 30 ms for a million tickets with
-// the file in the page cache, half a minute when it is not, on every
-// /metrics scrape and status refresh. The meta bucket is written by every
-// call already (the outbox count), so the counter costs no extra page.
-var counted = []struct {
-	bucket, key []byte
-}{
-	{bucketTickets, metaTickets},
-	{bucketCustomers, metaCustomers},
+// the file in the page cache, 13–33 s when it is not, on every /metrics
+// scrape and status refresh. The meta bucket is written by every call
+// already (the outbox count), so the counter costs no extra page.
+//
+// A count is exact once its marker is set. A file from an earlier version
+// has neither; its count is then kept relative to zero until a background
+// walk (establishCounts) fixes the offset, so a large file starts as fast
+// as any other.
+type countedBucket struct{ bucket, key, exact []byte }
+
+var counted = []countedBucket{
+	{bucketTickets, metaTickets, metaTicketsExact},
+	{bucketCustomers, metaCustomers, metaCustomersExact},
 }
 
-// establishCounts stores the counts a file from an earlier version lacks.
-// It walks each bucket once, at the first read-write open after an
-// upgrade; an empty bucket costs nothing.
-func establishCounts(tx *bolt.Tx) error {
+// startCounts runs in Open's first transaction: an empty bucket's count is
+// exact at once, so only a file from an earlier version needs the walk.
+func startCounts(tx *bolt.Tx) error {
 	m := tx.Bucket(bucketMeta)
 	for _, c := range counted {
-		if m.Get(c.key) != nil {
+		if m.Get(c.exact) != nil {
 			continue
 		}
-		if err := m.Put(c.key, u64(int64(tx.Bucket(c.bucket).Stats().KeyN))); err != nil {
+		if k, _ := tx.Bucket(c.bucket).Cursor().First(); k != nil {
+			continue
+		}
+		if err := m.Put(c.key, u64(0)); err != nil {
+			return fmt.Errorf("count %s: %w", c.bucket, err)
+		}
+		if err := m.Put(c.exact, []byte{1}); err != nil {
 			return fmt.Errorf("count %s: %w", c.bucket, err)
 		}
 	}
 	return nil
 }
 
+// EstablishCounts walks the buckets whose count is not exact yet (a file
+// from an earlier version) and fixes their offset; it reports whether it
+// walked. Run it beside Run: the walk reads a snapshot while calls go on,
+// and every commit after it has added its change to the kept count, so
+// the exact count is the kept one plus (walked − kept at the snapshot). A
+// walk cut short by ctx is done again the next time.
+func (s *Store) EstablishCounts(ctx context.Context) (walked bool, err error) {
+	for _, c := range counted {
+		var n, kept int64
+		done := false
+		err := s.view(func(tx *bolt.Tx) error {
+			m := tx.Bucket(bucketMeta)
+			if done = m.Get(c.exact) != nil; done {
+				return nil
+			}
+			kept = keptCount(m, c.key)
+			var err error
+			n, err = countKeys(ctx, tx.Bucket(c.bucket))
+			return err
+		})
+		if err != nil {
+			return walked, fmt.Errorf("count %s: %w", c.bucket, err)
+		}
+		if done {
+			continue
+		}
+		walked = true
+		if s.beforeCountFix != nil {
+			s.beforeCountFix()
+		}
+		err = s.write(ctx, func(tx *bolt.Tx) error {
+			m := tx.Bucket(bucketMeta)
+			if m.Get(c.exact) != nil {
+				return nil
+			}
+			if err := m.Put(c.key, u64(keptCount(m, c.key)+n-kept)); err != nil {
+				return err
+			}
+			return m.Put(c.exact, []byte{1})
+		})
+		if err != nil {
+			return walked, fmt.Errorf("count %s: %w", c.bucket, err)
+		}
+	}
+	return walked, nil
+}
+
+// countKeys counts a bucket's keys, giving up when ctx ends (a walk of a
+// large cold file takes seconds and must not hold up a shutdown).
+func countKeys(ctx context.Context, b *bolt.Bucket) (int64, error) {
+	var n int64
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+	}
+	return n, nil
+}
+
+func keptCount(m *bolt.Bucket, key []byte) int64 {
+	if v := m.Get(key); len(v) == 8 {
+		return fromU64(v)
+	}
+	return 0
+}
+
 func addCount(tx *bolt.Tx, key []byte, delta int64) error {
 	m := tx.Bucket(bucketMeta)
-	var n int64
-	if v := m.Get(key); len(v) == 8 {
-		n = fromU64(v)
-	}
-	if err := m.Put(key, u64(n+delta)); err != nil {
+	if err := m.Put(key, u64(keptCount(m, key)+delta)); err != nil {
 		return fmt.Errorf("count %s: %w", key, err)
 	}
 	return nil
 }
 
-// storedCount reads a kept count. A file from an earlier version opened
-// read-only has none yet, so its bucket is walked.
-func storedCount(tx *bolt.Tx, bucket, key []byte) int {
-	if v := tx.Bucket(bucketMeta).Get(key); len(v) == 8 {
-		return int(fromU64(v))
+// storedCount reads an exact count, or walks the bucket while it is not
+// exact yet (an upgraded file before its walk, or opened read-only).
+func storedCount(tx *bolt.Tx, bucket, key, exact []byte) int {
+	m := tx.Bucket(bucketMeta)
+	if m.Get(exact) != nil {
+		return int(keptCount(m, key))
 	}
 	return tx.Bucket(bucket).Stats().KeyN
 }
 
 // TicketCount is the number of tickets stored.
-func (s *Store) TicketCount() (int, error) { return s.count(bucketTickets, metaTickets) }
+func (s *Store) TicketCount() (int, error) { return s.count(counted[0]) }
 
 // CustomerCount is the number of customers in the directory.
-func (s *Store) CustomerCount() (int, error) { return s.count(bucketCustomers, metaCustomers) }
+func (s *Store) CustomerCount() (int, error) { return s.count(counted[1]) }
 
-func (s *Store) count(bucket, key []byte) (int, error) {
+func (s *Store) count(c countedBucket) (int, error) {
 	var n int
 	err := s.view(func(tx *bolt.Tx) error {
-		n = storedCount(tx, bucket, key)
+		n = storedCount(tx, c.bucket, c.key, c.exact)
 		return nil
 	})
 	return n, err
 }
 
-// checkCounts compares the kept counts with the buckets, for the full
+// checkCounts compares the exact counts with the buckets, for the full
 // check: a difference is a bug in the code that keeps them.
 func checkCounts(tx *bolt.Tx) error {
 	m := tx.Bucket(bucketMeta)
 	for _, c := range counted {
-		v := m.Get(c.key)
-		if len(v) != 8 {
+		if m.Get(c.exact) == nil {
 			continue
 		}
-		if kept, n := fromU64(v), tx.Bucket(c.bucket).Stats().KeyN; kept != int64(n) {
+		if kept, n := keptCount(m, c.key), tx.Bucket(c.bucket).Stats().KeyN; kept != int64(n) {
 			return fmt.Errorf("meta %s says %d, bucket %s holds %d", c.key, kept, c.bucket, n)
 		}
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,9 +100,9 @@ func TestCountsFollowWrites(t *testing.T) {
 	}
 }
 
-// A file from a version that did not keep counts: read-only it is
-// counted by walking, the first read-write open stores the counts, and
-// they agree from then on.
+// A file from a version that did not keep counts: it is counted by
+// walking until EstablishCounts has run (read-only opens always walk), and
+// calls made while that walk runs are counted too.
 func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
 	s, err := Open(path, Options{SiteID: 5})
@@ -122,14 +123,14 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx = context.Background()
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
-		return errors.Join(m.Delete(metaTickets), m.Delete(metaCustomers))
+		return errors.Join(m.Delete(metaTickets), m.Delete(metaCustomers),
+			m.Delete(metaTicketsExact), m.Delete(metaCustomersExact))
 	}); err != nil || b.Close() != nil {
 		t.Fatal(err)
 	}
@@ -147,17 +148,44 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = openTest(t, path, Options{})
+	ctx = context.Background()
+	var during []string
+	s = openTest(t, path, Options{beforeCountFix: func() {
+		// Between the walk's snapshot and the fix: these must count.
+		ch := fmt.Sprintf("during-%d", len(during))
+		during = append(during, ch)
+		if _, err := s.CreateCall(ctx, testCall(ch, 0)); err != nil {
+			t.Error(err)
+		}
+	}})
 	if _, err := s.CreateCall(ctx, testCall("c", 0)); err != nil {
 		t.Fatal(err)
 	}
+	if n, _ := s.TicketCount(); n != 3 {
+		t.Errorf("before the walk: %d tickets, want 3 (counted by walking)", n)
+	}
+	walked, err := s.EstablishCounts(ctx)
+	if err != nil || !walked {
+		t.Fatalf("establish: walked %v, %v", walked, err)
+	}
 	tickets, _ = s.TicketCount()
 	customers, _ = s.CustomerCount()
-	if tickets != 3 || customers != 3 {
-		t.Errorf("after the upgrade: %d tickets, %d customers; want 3, 3", tickets, customers)
+	if tickets != 3+len(during) || customers != 3 {
+		t.Errorf("after the walk: %d tickets, %d customers; want %d, 3", tickets, customers, 3+len(during))
 	}
 	if err := s.Check(); err != nil {
 		t.Error(err)
+	}
+	if walked, err := s.EstablishCounts(ctx); walked || err != nil {
+		t.Errorf("second establish walked %v, %v", walked, err)
+	}
+}
+
+// A new file's counts are exact from the start: nothing to walk.
+func TestNewFileNeedsNoCountWalk(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{})
+	if walked, err := s.EstablishCounts(context.Background()); walked || err != nil {
+		t.Fatalf("walked %v, %v", walked, err)
 	}
 }
 

@@ -55,6 +55,9 @@ type Options struct {
 	walRotated func()
 	// beforeLogSync runs on syncLoop before each log fsync (tests).
 	beforeLogSync func()
+	// beforeCountFix runs in EstablishCounts between its walk and the
+	// commit that fixes the count (tests).
+	beforeCountFix func()
 
 	// noFreelistSync and defaultFill restore bbolt's defaults, for the
 	// benchmark that measures what tuning.go chose.
@@ -85,8 +88,9 @@ type Store struct {
 	wmu  sync.Mutex
 	pipe chan pending // commits waiting for the log's fsync (Run)
 
-	beforeLogSync func() // see Options
-	logErr        error  // why the log is off although it was asked for
+	beforeLogSync  func() // see Options
+	beforeCountFix func() // see Options
+	logErr         error  // why the log is off although it was asked for
 
 	mu     sync.RWMutex
 	closed bool
@@ -135,7 +139,7 @@ func Open(path string, o Options) (*Store, error) {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
-			return establishCounts(tx)
+			return startCounts(tx)
 		})
 	}
 	if err != nil {
@@ -181,8 +185,9 @@ func Open(path string, o Options) (*Store, error) {
 		fatal:    make(chan struct{}),
 		onCommit: o.OnCommit,
 
-		defaultFill:   o.defaultFill,
-		beforeLogSync: o.beforeLogSync,
+		defaultFill:    o.defaultFill,
+		beforeLogSync:  o.beforeLogSync,
+		beforeCountFix: o.beforeCountFix,
 	}, nil
 }
 
