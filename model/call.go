@@ -231,11 +231,13 @@ func oneOf(field, v string, allowed ...string) (string, error) {
 
 // Speaker values of transcript entries and how each maps onto the ticket's
 // conversation (the contract's speaker table).
-var speakers = map[string]struct{ Direction, Type string }{
-	"customer":       {"in", "text"},
-	"agent":          {"out", "text"},
-	"agent_request":  {"internal", "agent_request"},
-	"agent_response": {"internal", "agent_response"},
+// Name repeats the key so the decoder can return the table's own string
+// for a key it looked up with request bytes (no copy).
+var speakers = map[string]struct{ Name, Direction, Type string }{
+	"customer":       {"customer", "in", "text"},
+	"agent":          {"agent", "out", "text"},
+	"agent_request":  {"agent_request", "internal", "agent_request"},
+	"agent_response": {"agent_response", "internal", "agent_response"},
 }
 
 // AppendConversation adds transcript entries to a ticket's conversation,
@@ -328,8 +330,8 @@ func (s *scanner) entry() (TranscriptEntry, error) {
 	return e, nil
 }
 
-// speaker reads a speaker as its canonical name ("" for null), so the
-// common values cost no allocation.
+// speaker reads a speaker as its name in the speakers table ("" for
+// null), so a valid speaker costs no allocation.
 func (s *scanner) speaker() (string, error) {
 	if s.null() {
 		return "", nil
@@ -341,15 +343,11 @@ func (s *scanner) speaker() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch string(b) {
-	case "customer":
-		return "customer", nil
-	case "agent", "bot": // bot: older API generations
-		return "agent", nil
-	case "agent_request":
-		return "agent_request", nil
-	case "agent_response":
-		return "agent_response", nil
+	if string(b) == "bot" {
+		return "agent", nil // older API generations
+	}
+	if sp, ok := speakers[string(b)]; ok {
+		return sp.Name, nil
 	}
 	return "", Invalid("speaker", fmt.Sprintf("must be one of customer, agent, agent_request, agent_response (or bot), got %q", clip(string(b))))
 }

@@ -95,7 +95,10 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 // out to avoid an allocation per entry), and bot to agent.
 func TestDecodeCallSpeakers(t *testing.T) {
 	want := map[string]string{"bot": "agent"}
-	for name := range speakers {
+	for name, sp := range speakers {
+		if sp.Name != name {
+			t.Errorf("speakers[%q].Name = %q", name, sp.Name)
+		}
 		want[name] = name
 	}
 	for in, out := range want {
