@@ -31,7 +31,7 @@ func runBackup(args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token TOKEN] FILE")
+		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token TOKEN] [-timeout D] FILE")
 	}
 	dest := fs.Arg(0)
 	cfg, err := config.Load(*cfgPath)

@@ -78,6 +78,9 @@ func checkHere(path string, site int, quick bool) error {
 	tickets, _ := store.TicketCount()
 	customers, _ := store.CustomerCount()
 	fmt.Printf("%s: ok (%d tickets, %d customers)\n", path, tickets, customers)
+	if err := store.CheckCounts(); err != nil {
+		fmt.Printf("%s: warning: the kept counts (shown by /metrics and the status page; nothing else uses them) are off, because an earlier version wrote to this file or by a bug: %v\n", path, err)
+	}
 	return nil
 }
 

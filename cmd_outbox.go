@@ -30,7 +30,10 @@ given; the token is -token, else $ENNEO_EDGE_TOKEN, else auth.tokens[0].
 
 func runOutbox(args []string) error {
 	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), outboxUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), outboxUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	base := fs.String("url", "", "server base URL (default: from server.listen)")
 	token := fs.String("token", os.Getenv("ENNEO_EDGE_TOKEN"), "API token (default: $ENNEO_EDGE_TOKEN or auth.tokens[0])")

@@ -47,31 +47,44 @@ func stderrOf(t *testing.T, fn func()) string {
 	return <-done
 }
 
-// Every flag a command accepts is in the usage text (and so in the
-// README, see below).
+// The usage text (and so the README, see below) names exactly the flags
+// each command accepts: the ones its -h lists.
 func TestUsageNamesEveryFlag(t *testing.T) {
 	commands := []struct {
 		name string
 		run  func([]string) error
 	}{
 		{"serve", runServe}, {"import", runImport}, {"check", runCheck},
-		{"backup", runBackup}, {"bench", runBench},
+		{"backup", runBackup}, {"outbox", runOutbox}, {"bench", runBench},
 	}
-	flagLine := regexp.MustCompile(`(?m)^  -(\S+)`)
+	defined := regexp.MustCompile(`(?m)^  -(\S+)`)
+	documented := regexp.MustCompile(`[\[ ]-([a-z0-9-]+)[ \]]`)
 	for _, c := range commands {
 		var err error
 		defaults := stderrOf(t, func() { err = c.run([]string{"-h"}) })
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Fatalf("%s -h: %v", c.name, err)
 		}
-		flags := flagLine.FindAllStringSubmatch(defaults, -1)
-		if len(flags) == 0 {
+		has := map[string]bool{}
+		for _, f := range defined.FindAllStringSubmatch(defaults, -1) {
+			has[f[1]] = true
+		}
+		if len(has) == 0 {
 			t.Fatalf("%s -h listed no flags:\n%s", c.name, defaults)
 		}
 		text := usageOf(c.name)
-		for _, f := range flags {
-			if !regexp.MustCompile(`[\[ ]-` + regexp.QuoteMeta(f[1]) + `[ \]]`).MatchString(text) {
-				t.Errorf("usage of %s lacks -%s:\n%s", c.name, f[1], text)
+		named := map[string]bool{}
+		for _, f := range documented.FindAllStringSubmatch(text, -1) {
+			named[f[1]] = true
+		}
+		for f := range has {
+			if !named[f] {
+				t.Errorf("usage of %s lacks -%s:\n%s", c.name, f, text)
+			}
+		}
+		for f := range named {
+			if !has[f] {
+				t.Errorf("usage of %s names -%s, which it does not accept:\n%s", c.name, f, text)
 			}
 		}
 	}
