@@ -49,6 +49,7 @@ func runServe(args []string) error {
 	metrics := server.NewMetrics()
 	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
 		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
 		DisableWAL: !cfg.Storage.WAL,
 		Routing: routing.Config{
 			RingTimeout:       cfg.Routing.RingTimeout.Duration,

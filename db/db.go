@@ -38,6 +38,10 @@ type Options struct {
 	// carried, how long it took, and nil, ErrFull or ErrFailed. It runs on
 	// the commit loop, so it must be quick (metrics only).
 	OnCommit func(writes int, took time.Duration, err error)
+	// OnLogSync is told how long each fdatasync of the write-ahead log
+	// took, OnCheckpoint each background fsync of the database file that
+	// lets the log start over (both for /metrics).
+	OnLogSync, OnCheckpoint func(took time.Duration)
 	// ReadOnly opens the file without ever writing to it (check, backup
 	// verification); the store then refuses writes.
 	ReadOnly bool
@@ -166,6 +170,7 @@ func Open(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		default:
 			w.rotated = o.walRotated
+			w.onSync, w.onCheckpoint = o.OnLogSync, o.OnCheckpoint
 			// Durability now comes from the log; bbolt only writes pages. A
 			// grown file's size needs no fsync either: replay writes every
 			// page past the last checkpoint, extending the file as it goes.
@@ -189,6 +194,24 @@ func Open(path string, o Options) (*Store, error) {
 		beforeLogSync:  o.beforeLogSync,
 		beforeCountFix: o.beforeCountFix,
 	}, nil
+}
+
+// LogStats is what the write-ahead log has done since the store opened.
+type LogStats struct {
+	Enabled bool
+	// Bytes appended to the log: pages and meta page of every logged
+	// commit, so about as many as the commits wrote to the file.
+	Bytes int64
+	// LargeCommits were fsynced in place instead (more than walMaxPages).
+	LargeCommits int64
+}
+
+// LogStats reports the log's activity (zero and not Enabled without it).
+func (s *Store) LogStats() LogStats {
+	if s.wal == nil {
+		return LogStats{}
+	}
+	return LogStats{Enabled: true, Bytes: s.wal.bytes.Load(), LargeCommits: s.wal.inPlace.Load()}
 }
 
 // LogUnavailable says why the write-ahead log is off although it was asked

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,6 +67,10 @@ type wal struct {
 	ckptMeta [2][]byte
 
 	rotated func() // test hook
+
+	// Observed by /metrics (Store.LogStats, Options.OnLogSync/OnCheckpoint).
+	onSync, onCheckpoint func(took time.Duration)
+	bytes, inPlace       atomic.Int64
 
 	mu      sync.Mutex
 	durable uint64
@@ -166,8 +171,12 @@ func (w *wal) logCommit() error {
 // is durable already) and marks the commit durable.
 func (w *wal) complete(f *os.File, txid uint64) error {
 	if f != nil {
+		start := time.Now()
 		if err := unix.Fdatasync(int(f.Fd())); err != nil {
 			return fmt.Errorf("wal: fdatasync %s: %w", f.Name(), err)
+		}
+		if w.onSync != nil {
+			w.onSync(time.Since(start))
 		}
 	}
 	w.setDurable(txid)
@@ -221,6 +230,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 		if err := w.sync(); err != nil {
 			return nil, 0, fmt.Errorf("wal: sync database: %w", err)
 		}
+		w.inPlace.Add(1)
 		if err := w.rotate(m.txid, metas, w.off); err != nil {
 			return nil, 0, err
 		}
@@ -268,6 +278,7 @@ func (w *wal) append(rec []byte, txid uint64, metas [2][]byte) (*os.File, error)
 			if err := w.sync(); err != nil {
 				return nil, fmt.Errorf("wal: sync database: %w", err)
 			}
+			w.inPlace.Add(1)
 			return nil, w.rotate(txid, metas, w.off)
 		}
 		// The record was built for the generation before the rotation.
@@ -278,6 +289,7 @@ func (w *wal) append(rec []byte, txid uint64, metas [2][]byte) (*os.File, error)
 		return nil, fmt.Errorf("wal: write %s: %w", w.paths[w.cur], err)
 	}
 	w.off += int64(len(rec))
+	w.bytes.Add(int64(len(rec)))
 	return f, nil
 }
 
@@ -287,7 +299,14 @@ func (w *wal) startCheckpoint() {
 	ch := make(chan error, 1)
 	w.ckpt, w.ckptTx, w.ckptOff = ch, w.txid, w.off
 	w.ckptMeta = [2][]byte{slices.Clone(w.metas[0]), slices.Clone(w.metas[1])}
-	go func() { ch <- w.sync() }()
+	go func() {
+		start := time.Now()
+		err := w.sync()
+		if err == nil && w.onCheckpoint != nil {
+			w.onCheckpoint(time.Since(start))
+		}
+		ch <- err
+	}()
 }
 
 // finishCheckpoint rotates the log if the running checkpoint is done (or,

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -526,6 +527,41 @@ func TestAckWaitsForTheLog(t *testing.T) {
 	for _, ch := range []chan error{first, second, read} {
 		if err := <-ch; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// The log reports its fsyncs, checkpoints and bytes to /metrics; without
+// the log there is nothing to report.
+func TestLogObservers(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		var syncs, checkpoints atomic.Int64
+		s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{
+			walSize: 128 << 10, DisableWAL: disabled,
+			OnLogSync:    func(time.Duration) { syncs.Add(1) },
+			OnCheckpoint: func(time.Duration) { checkpoints.Add(1) },
+		})
+		for i := range 100 {
+			if _, err := s.CreateCall(context.Background(), testCall(fmt.Sprint("obs-", i), 400)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.LogStats()
+		if disabled {
+			if st != (LogStats{}) || syncs.Load() != 0 || checkpoints.Load() != 0 {
+				t.Errorf("without the log: %+v, %d syncs, %d checkpoints", st, syncs.Load(), checkpoints.Load())
+			}
+			continue
+		}
+		commits, _ := s.CommitStats()
+		if !st.Enabled || st.Bytes < 100*4096 {
+			t.Errorf("log stats %+v after 100 calls", st)
+		}
+		if got := syncs.Load() + st.LargeCommits; got != commits {
+			t.Errorf("%d log fsyncs + %d large commits, want %d commits", syncs.Load(), st.LargeCommits, commits)
+		}
+		if checkpoints.Load() == 0 {
+			t.Errorf("no checkpoint reported through a 128 KiB log")
 		}
 	}
 }

@@ -35,7 +35,8 @@ func newOpsEnv(t *testing.T, c opsConfig) *opsEnv {
 	t.Helper()
 	m := NewMetrics()
 	store, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{
-		SiteID: 7, MaxSize: c.maxSize, OpenFile: c.openFile, OnCommit: m.ObserveCommit})
+		SiteID: 7, MaxSize: c.maxSize, OpenFile: c.openFile, OnCommit: m.ObserveCommit,
+		OnLogSync: m.ObserveLogSync, OnCheckpoint: m.ObserveCheckpoint})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ func TestMetricsChangeWithTraffic(t *testing.T) {
 		"edge_upstream_reachable", "edge_calls_pending_commit", "edge_db_commits_total",
 		"edge_db_commit_writes_total", `edge_db_commit_errors_total{kind="full"}`,
 		`edge_db_commit_errors_total{kind="io"}`, "edge_calls_overloaded_total",
+		"edge_db_log_enabled", "edge_db_log_bytes_total", "edge_db_log_large_commits_total",
+		"edge_db_log_sync_duration_seconds_count", "edge_db_checkpoint_duration_seconds_count",
 	} {
 		if metricValue(t, before, name) < 0 {
 			t.Errorf("metric %s missing before traffic", name)
@@ -72,10 +74,17 @@ func TestMetricsChangeWithTraffic(t *testing.T) {
 		{"edge_outbox_pending", 5},
 		{`edge_upstream_responses_total{code="503"}`, 1},
 		{`edge_db_commit_batch_size_count`, metricValue(t, after, "edge_db_commits_total")},
+		{"edge_db_log_enabled", 1},
+		// Every commit is fsynced once: in the log, or in place if large.
+		{"edge_db_log_sync_duration_seconds_count", metricValue(t, after, "edge_db_commits_total") -
+			metricValue(t, after, "edge_db_log_large_commits_total")},
 	} {
 		if got := metricValue(t, after, tt.name); got != tt.want {
 			t.Errorf("%s = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+	if b := metricValue(t, after, "edge_db_log_bytes_total"); b < 5*4096 {
+		t.Errorf("log bytes = %v, want at least a page per call", b)
 	}
 	if w := metricValue(t, after, "edge_db_commit_writes_total"); w < 5 {
 		t.Errorf("commit writes = %v, want at least 5", w)
