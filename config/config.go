@@ -100,7 +100,7 @@ type Storage struct {
 	// 503 and nothing stored is harmed.
 	MaxSizeBytes int64 `toml:"max_size_bytes"`
 	// WAL makes a commit durable with one sequential write to a
-	// write-ahead log next to the file (path-wal0, path-wal1; 64 MiB each)
+	// write-ahead log next to the file (path-wal0, path-wal1; 32 MiB each)
 	// instead of bbolt's own two fsyncs of scattered pages.
 	WAL bool `toml:"wal"`
 }

@@ -64,7 +64,7 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 }
 
 // TestOpenWithoutRoomForTheLog: when the log's files cannot be reserved
-// (here a 4 MiB tmpfs against 2 × 64 MiB), the store opens without the
+// (here a 4 MiB tmpfs against 2 × 32 MiB), the store opens without the
 // log, says why, and commits durably through bbolt.
 func TestOpenWithoutRoomForTheLog(t *testing.T) {
 	if os.Geteuid() != 0 {

@@ -12,7 +12,7 @@ import (
 // The WAL reads three things of bbolt's file format (stable since bbolt
 // 1.3; see go.etcd.io/bbolt/internal/common): the page header, the meta
 // page and the freelist page. It never interprets branch or leaf pages: it
-// copies whole pages.
+// copies their bytes (less any zero tail, restored on replay).
 const (
 	pageHeaderSize   = 16 // id u64, flags u16, count u16, overflow u32
 	metaOffset       = pageHeaderSize
