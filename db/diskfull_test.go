@@ -15,14 +15,7 @@ import (
 // ErrFull, not the fatal ErrFailed, and writes succeed again once space is
 // freed.
 func TestDiskFullRefusesAndRecovers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	dir := smallDisk(t)
 
 	// The log's files take their space at open: keep them small here.
 	s := openTest(t, filepath.Join(dir, "edge.db"), Options{walSize: 256 << 10})
@@ -63,10 +56,10 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	}
 }
 
-// TestOpenWithoutRoomForTheLog: when the log's files cannot be reserved
-// (here a 4 MiB tmpfs against 2 × 32 MiB), the store opens without the
-// log, says why, and commits durably through bbolt.
-func TestOpenWithoutRoomForTheLog(t *testing.T) {
+// smallDisk mounts a 4 MiB tmpfs on a temporary directory (root only, as
+// CI runs; skipped otherwise).
+func smallDisk(t *testing.T) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs")
 	}
@@ -75,6 +68,14 @@ func TestOpenWithoutRoomForTheLog(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// TestOpenWithoutRoomForTheLog: when the log's files cannot be reserved
+// (here a 4 MiB tmpfs against 2 × 32 MiB), the store opens without the
+// log, says why, and commits durably through bbolt.
+func TestOpenWithoutRoomForTheLog(t *testing.T) {
+	dir := smallDisk(t)
 	path := filepath.Join(dir, "edge.db")
 	s := openTest(t, path, Options{})
 	if s.LogUnavailable() == nil || s.wal != nil {
