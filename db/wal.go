@@ -121,6 +121,14 @@ func openWAL(path string, b *bolt.DB, size int64) (*wal, error) {
 			}
 			return nil, &noLogSpaceError{fmt.Errorf("reserve %d bytes for %s: %w", size, p, err)}
 		}
+		// Fallocate never shrinks: the larger files of an earlier version
+		// give the difference back (RecoverWAL has emptied them).
+		if st, err := w.files[i].Stat(); err == nil && st.Size() > size {
+			if err := w.files[i].Truncate(size); err != nil {
+				w.closeFiles()
+				return nil, fmt.Errorf("wal: shrink %s: %w", p, err)
+			}
+		}
 	}
 	if err := w.writeBase(0, w.gen, w.txid, w.metas); err != nil {
 		w.closeFiles()

@@ -565,3 +565,23 @@ func TestLogObservers(t *testing.T) {
 		}
 	}
 }
+
+// Log files larger than the configured size (an earlier version used
+// 64 MiB) are shrunk at open; fallocate alone never gives space back.
+func TestLargerLogFilesShrink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	for _, p := range walPaths(path) {
+		if err := os.WriteFile(p, make([]byte, 1<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openTest(t, path, Options{walSize: 256 << 10})
+	if _, err := s.CreateCall(context.Background(), testCall("shrunk", 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range walPaths(path) {
+		if st, err := os.Stat(p); err != nil || st.Size() != 256<<10 {
+			t.Errorf("%s: %v, want 256 KiB", p, err)
+		}
+	}
+}

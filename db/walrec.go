@@ -149,10 +149,15 @@ func recordEntries(rec []byte, pageSize int) ([]walEntry, error) {
 		if len(p) < walEntrySize {
 			return nil, errors.New("wal record: entry cut short")
 		}
-		id, n := binary.LittleEndian.Uint64(p[0:]), int(binary.LittleEndian.Uint32(p[8:]))
-		zeros := int(binary.LittleEndian.Uint32(p[12:]))
-		size := n*pageSize - zeros
-		if n < 1 || size < 0 || len(p) < walEntrySize+size {
+		id := binary.LittleEndian.Uint64(p[0:])
+		n, zeros := int64(binary.LittleEndian.Uint32(p[8:])), int64(binary.LittleEndian.Uint32(p[12:]))
+		// Trimmed entries are single pages (addPages), so a damaged count
+		// can neither ask for a huge allocation nor reach past its page.
+		if n < 1 || (zeros > 0 && (n != 1 || zeros > int64(pageSize))) {
+			return nil, fmt.Errorf("wal record: entry of %d pages less %d zero bytes at page %d", n, zeros, id)
+		}
+		size := n*int64(pageSize) - zeros
+		if int64(len(p)) < walEntrySize+size {
 			return nil, fmt.Errorf("wal record: entry of %d pages at page %d does not fit", n, id)
 		}
 		img := p[walEntrySize : walEntrySize+size]

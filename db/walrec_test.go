@@ -60,15 +60,26 @@ func TestRecordLeavesOutZeroTails(t *testing.T) {
 	}
 }
 
-// An entry claiming more left-out zeros than its pages hold is refused,
-// not read as a negative length.
-func TestRecordRefusesTooManyZeros(t *testing.T) {
-	var r walRecord
-	r.begin(1, 1)
-	r.addPages(5, make([]byte, 512), 512)
-	rec := r.finish()
-	binary.LittleEndian.PutUint32(rec[walHeaderSize+12:], 513)
-	if _, err := recordEntries(rec, 512); err == nil || !strings.Contains(err.Error(), "does not fit") {
-		t.Fatalf("entry with 513 zeros in a 512-byte page: %v", err)
+// Damaged entry headers are refused, not read as huge or negative sizes:
+// trimmed entries are single pages with at most a page of zeros.
+func TestRecordRefusesBadZeros(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		pages, zeros uint32
+	}{
+		{"more zeros than the page", 1, 513},
+		{"a trimmed run", 2, 10},
+		{"a huge trimmed run", 1 << 18, 1 << 30},
+		{"negative on 32 bits", 1, 0xFFFFF000},
+	} {
+		var r walRecord
+		r.begin(1, 1)
+		r.addPages(5, make([]byte, 512), 512)
+		rec := r.finish()
+		binary.LittleEndian.PutUint32(rec[walHeaderSize+8:], tc.pages)
+		binary.LittleEndian.PutUint32(rec[walHeaderSize+12:], tc.zeros)
+		if _, err := recordEntries(rec, 512); err == nil || !strings.Contains(err.Error(), "wal record") {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
