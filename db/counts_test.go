@@ -105,12 +105,8 @@ func TestCountsFollowWrites(t *testing.T) {
 // calls made while that walk runs are counted too.
 func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s, err := Open(path, Options{SiteID: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	go s.Run(ctx)
+	s, stop := startStore(t, path, Options{})
+	ctx := context.Background()
 	for _, ch := range []string{"a", "b"} {
 		if _, err := s.CreateCall(ctx, testCall(ch, 0)); err != nil {
 			t.Fatal(err)
@@ -119,8 +115,7 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	if err := s.UpsertCustomers(ctx, []model.Customer{{ID: "1"}, {ID: "2"}, {ID: "3"}}); err != nil {
 		t.Fatal(err)
 	}
-	stop()
-	if err := s.Close(); err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	b, err := bolt.Open(path, 0o600, nil)
@@ -148,7 +143,6 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx = context.Background()
 	var during []string
 	s = openTest(t, path, Options{beforeCountFix: func() {
 		// Between the walk's snapshot and the fix: these must count.

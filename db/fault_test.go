@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -14,6 +15,15 @@ import (
 )
 
 func openTest(t *testing.T, path string, o Options) *Store {
+	t.Helper()
+	s, _ := startStore(t, path, o)
+	return s
+}
+
+// startStore opens a store and runs its commit loop. stop ends both and
+// returns Close's error, for tests that reopen the file; it runs at the
+// test's end otherwise.
+func startStore(t *testing.T, path string, o Options) (s *Store, stop func() error) {
 	t.Helper()
 	if o.SiteID == 0 {
 		o.SiteID = 5
@@ -24,11 +34,16 @@ func openTest(t *testing.T, path string, o Options) *Store {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go s.Run(ctx)
-	t.Cleanup(func() {
-		cancel()
-		_ = s.Close()
-	})
-	return s
+	var once sync.Once
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			err = s.Close()
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return s, stop
 }
 
 func testCall(channel string, transcriptBytes int) NewCall {

@@ -42,15 +42,9 @@ type running struct {
 
 func openRunning(t *testing.T, path string, clk *testClock) running {
 	t.Helper()
-	s, err := Open(path, Options{SiteID: 3, Now: clk.Now, Routing: modelRouting})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go s.Run(ctx)
+	s, stop := startStore(t, path, Options{SiteID: 3, Now: clk.Now, Routing: modelRouting})
 	return running{s, func() {
-		cancel()
-		if err := s.Close(); err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}}

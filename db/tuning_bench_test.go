@@ -74,12 +74,8 @@ func BenchmarkCreateCallTuning(b *testing.B) {
 // meta pages, not on a time that would flake.
 func TestFreelistIsSynced(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s, err := Open(path, Options{SiteID: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go s.Run(ctx)
+	s, stop := startStore(t, path, Options{SiteID: 3})
+	ctx := context.Background()
 	var n atomic.Int64
 	errs := make(chan error, 64)
 	done := make(chan struct{})
@@ -101,15 +97,14 @@ func TestFreelistIsSynced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cancel()
-	if err := s.Close(); err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if !hasSyncedFreelist(t, path) {
 		t.Fatal("freelist not synced: every open would scan the file")
 	}
 	start := time.Now()
-	s, err = Open(path, Options{SiteID: 3})
+	s, err := Open(path, Options{SiteID: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -440,12 +440,8 @@ func TestWrittenPages(t *testing.T) {
 // replayed.
 func TestWALKeptAfterFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s, err := Open(path, Options{SiteID: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go s.Run(ctx)
+	s, stop := startStore(t, path, Options{})
+	ctx := context.Background()
 	var ids []int64
 	for i := range 20 {
 		res, err := s.CreateCall(ctx, testCall(fmt.Sprint("kept-", i), 200))
@@ -455,8 +451,7 @@ func TestWALKeptAfterFailure(t *testing.T) {
 		ids = append(ids, res.Answer.TicketID)
 	}
 	s.fail(errors.New("injected: fdatasync failed"))
-	cancel()
-	_ = s.Close()
+	_ = stop()
 	if _, ok, err := findLog(walPaths(path), 0); err != nil || !ok {
 		t.Fatalf("the log was cleared after a failure: %v %v", ok, err)
 	}
