@@ -35,7 +35,9 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 			URL: u.URL, Token: u.Token, Workers: u.Workers, Timeout: u.Timeout.Duration,
 			BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
 			PausedRetry: u.PausedRetry.Duration, MaxAttempts: u.MaxAttempts,
-			OnAnswer: metrics.ObserveUpstream,
+			Auth: u.Auth, InternalToken: u.InternalToken, LookupDelay: u.LookupDelay.Duration,
+			StuckAfter: u.StuckAfter.Duration,
+			OnAnswer:   metrics.ObserveUpstream,
 		})
 	}
 	if keep := cfg.Retention.Synced.Duration; keep > 0 {

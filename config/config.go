@@ -161,6 +161,22 @@ type Upstream struct {
 	// MaxAttempts is how often a record central refuses with another 4xx
 	// is tried before it is dead-lettered (1..100).
 	MaxAttempts int `toml:"max_attempts"`
+	// Auth names the credential headers sent to central: "bearer"
+	// (Authorization: Bearer token), "internal"
+	// (x-internal-communication-token) or "both".
+	Auth string `toml:"auth"`
+	// InternalToken is the x-internal-communication-token value; empty
+	// means Token.
+	InternalToken string `toml:"internal_token"`
+	// LookupDelay is how long after an ambiguous attempt the edge waits
+	// before asking central whether it has the record; 0 means Timeout.
+	LookupDelay Duration `toml:"lookup_delay"`
+	// StuckAfter is how long a record may keep failing before it is
+	// shown as stuck.
+	StuckAfter Duration `toml:"stuck_after"`
+	// PullInterval is how often agents, skills and phone lines are read
+	// from central; 0 turns the pull off.
+	PullInterval Duration `toml:"pull_interval"`
 }
 
 // Retention says how long the edge keeps what central already has.
@@ -246,12 +262,15 @@ func Default() Config {
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
 		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
 		Upstream: Upstream{
-			Workers:     4,
-			Timeout:     Duration{10 * time.Second},
-			BackoffMin:  Duration{time.Second},
-			BackoffMax:  Duration{5 * time.Minute},
-			PausedRetry: Duration{30 * time.Second},
-			MaxAttempts: 3,
+			Workers:      4,
+			Timeout:      Duration{30 * time.Second},
+			BackoffMin:   Duration{time.Second},
+			BackoffMax:   Duration{5 * time.Minute},
+			PausedRetry:  Duration{30 * time.Second},
+			MaxAttempts:  3,
+			Auth:         "bearer",
+			StuckAfter:   Duration{10 * time.Minute},
+			PullInterval: Duration{time.Minute},
 		},
 		Routing: Routing{
 			RingTimeout:       Duration{20 * time.Second},
@@ -473,6 +492,31 @@ func (c *Config) Validate() error {
 	}
 	if u.MaxAttempts < 1 || u.MaxAttempts > maxUpstreamAttempts {
 		add("upstream.max_attempts", "must be between 1 and %d, got %d", maxUpstreamAttempts, u.MaxAttempts)
+	}
+	switch u.Auth {
+	case "bearer", "internal", "both":
+	default:
+		add("upstream.auth", `must be "bearer", "internal" or "both", got %q`, u.Auth)
+	}
+	if strings.IndexFunc(u.InternalToken, unicode.IsSpace) >= 0 {
+		add("upstream.internal_token", "must not contain whitespace")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"upstream.lookup_delay", u.LookupDelay},
+		{"upstream.pull_interval", u.PullInterval},
+	} {
+		if d.v.Duration < 0 {
+			add(d.key, "must not be negative, got %s", d.v)
+		}
+	}
+	if u.StuckAfter.Duration < time.Second {
+		add("upstream.stuck_after", "must be at least 1s, got %s", u.StuckAfter)
+	}
+	if p := u.PullInterval.Duration; p != 0 && p < time.Second {
+		add("upstream.pull_interval", "must be 0 (off) or at least 1s, got %s", u.PullInterval)
 	}
 
 	// retention

@@ -173,6 +173,13 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 	if err := s.putQueueEntry(f, c, t); err != nil {
 		return CallResult{}, err
 	}
+	// The call goes into the outbox before the presence changes it caused
+	// (flush queues those), so central learns of it first.
+	up := forwarded(c, t)
+	body := up.AppendJSON(make([]byte, 0, 512))
+	if err := appendOutbox(tx, OutboxRecord{Kind: KindCallReceived, TicketID: t.ID, UserID: t.AgentID, Body: body, CreatedAt: now}); err != nil {
+		return CallResult{}, err
+	}
 	if _, err := f.dispatch(); err != nil {
 		return CallResult{}, err
 	}
@@ -182,11 +189,31 @@ func (s *Store) createCall(tx *bolt.Tx, nc NewCall) (CallResult, error) {
 	if err := tx.Bucket(bucketChannels).Put([]byte(t.ChannelID), u64(t.ID)); err != nil {
 		return CallResult{}, fmt.Errorf("index channel %q: %w", t.ChannelID, err)
 	}
-	body := c.AppendJSON(make([]byte, 0, 512))
-	if err := appendOutbox(tx, OutboxRecord{Kind: KindCallReceived, TicketID: t.ID, Body: body, CreatedAt: now}); err != nil {
-		return CallResult{}, err
-	}
 	return CallResult{Answer: answerOf(t)}, nil
+}
+
+// forwarded is the callReceived central gets: what happened at the edge,
+// not what the PBX asked for. A native call is routed by the edge's own
+// distributor, so central gets it as external (its ACD stays out; the agent
+// who takes it arrives as agentConnected). The customer and contract the
+// edge identified, and the status and AI trigger it defaulted, go along so
+// central records the ticket the PBX was told about.
+func forwarded(c *model.Call, t *model.Ticket) model.Call {
+	up := *c
+	if up.Routing == model.RoutingNative {
+		up.Routing = model.RoutingExternal
+	}
+	up.ContractID, up.CustomerID = t.ContractID, t.CustomerID
+	up.Status, up.TriggerAIProcessing = t.Status, t.TriggerAIProcessing
+	up.ChannelID = t.ChannelID
+	if up.ExternalTicketID == "" {
+		// The edge is the external system holding the ticket, and enneo
+		// treats externalTicketId as a de-duplication key when it creates a
+		// ticket: a second guard, beside the lookup, for a call whose
+		// forwarding outcome was unknown.
+		up.ExternalTicketID = "enneo-edge-" + strconv.FormatInt(t.ID, 10)
+	}
+	return up
 }
 
 // assign records the human on the call: the ticket's assignee and, where

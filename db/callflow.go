@@ -68,15 +68,12 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		if err := putPresence(tx, p); err != nil {
 			return err
 		}
-		// The edge has decided the compare-and-set already; central's
-		// presence may lag the edge's (the edge's own timers are not
-		// forwarded), so an ifCurrent there would only turn into 409s and
-		// dead letters. Central gets the outcome.
-		fwd := c
-		fwd.IfCurrent = ""
-		if err := f.outbox(OutboxRecord{Kind: KindRoutingStatus, UserID: userID}, fwd); err != nil {
-			return err
-		}
+		// Central gets the outcome, not the request: the edge has decided
+		// the compare-and-set, and an ifCurrent at central would compare
+		// against a presence that may lag the edge's by the backlog. A
+		// request that changes nothing is forwarded too: central may have
+		// moved the agent on its own.
+		f.presenceMoved(userID, c.ChatRoutingStatus != "")
 		if _, err := f.dispatch(); err != nil {
 			return err
 		}
@@ -167,7 +164,7 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 			return err
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(OutboxRecord{Kind: KindAgentConnected, TicketID: t.ID}, r); err != nil {
+		if err := f.outbox(OutboxRecord{Kind: KindAgentConnected, TicketID: t.ID, UserID: r.UserID}, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
@@ -230,7 +227,7 @@ func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64
 			}
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(OutboxRecord{Kind: KindCallCompleted, TicketID: t.ID}, r); err != nil {
+		if err := f.outbox(OutboxRecord{Kind: KindCallCompleted, TicketID: t.ID, UserID: agent}, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {

@@ -33,9 +33,9 @@ type DeadLetter struct {
 	Response string    `json:"response,omitempty"`
 	Attempts int       `json:"attempts"`
 	DeadAt   time.Time `json:"deadAt"`
-	// Parked marks a record that waits behind its ticket's dead-lettered
-	// callReceived: it cannot be sent without the ticket's central ID.
-	// Retrying the callReceived retries it too.
+	// Parked marks a record that waits behind a dead letter of its ticket:
+	// a ticket's records reach central in order or not at all. Retrying
+	// that dead letter retries it too.
 	Parked bool `json:"parked,omitempty"`
 }
 
@@ -49,9 +49,10 @@ type DeadReason struct {
 }
 
 // DeadLetter moves pending record seq to the dead letters in one
-// transaction. A dead callReceived takes its ticket's later records with
-// it (parked): without a central ticket ID they cannot be sent. A seq that
-// is no longer pending is ignored.
+// transaction. A dead record of a ticket takes the ticket's later records
+// with it (parked): sent past it they would reach central out of order (and
+// without a central ticket ID, after a dead callReceived). A seq that is no
+// longer pending is ignored.
 func (s *Store) DeadLetter(ctx context.Context, seq uint64, why DeadReason) error {
 	if len(why.Response) > maxResponseKept {
 		why.Response = why.Response[:maxResponseKept]
@@ -65,10 +66,8 @@ func (s *Store) DeadLetter(ctx context.Context, seq uint64, why DeadReason) erro
 		if r.Kind == KindRoutingStatus {
 			return nil
 		}
-		if r.Kind == KindCallReceived {
-			if err := parkFollowers(tx, r, now); err != nil {
-				return err
-			}
+		if err := parkFollowers(tx, r, now); err != nil {
+			return err
 		}
 		t, err := getTicket(tx, RecordTicket(r))
 		if isNotFound(err) {
@@ -102,8 +101,8 @@ func buryRecord(tx *bolt.Tx, seq uint64, why DeadReason, now time.Time) (OutboxR
 	return r, true, addCount(tx, metaOutboxDead, 1)
 }
 
-// parkFollowers moves the pending records of a dead callReceived's ticket
-// to the dead letters beside it.
+// parkFollowers moves the pending records of a dead record's ticket to the
+// dead letters beside it.
 func parkFollowers(tx *bolt.Tx, r OutboxRecord, now time.Time) error {
 	key := orderKey(r)
 	var seqs []uint64
@@ -111,7 +110,7 @@ func parkFollowers(tx *bolt.Tx, r OutboxRecord, now time.Time) error {
 	for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Next() {
 		seqs = append(seqs, binary.BigEndian.Uint64(k[keyLen:]))
 	}
-	why := DeadReason{Reason: fmt.Sprintf("waits for dead-lettered callReceived %d of its ticket", r.Seq), Parked: true}
+	why := DeadReason{Reason: fmt.Sprintf("waits for dead-lettered %s %d of its ticket", r.Kind, r.Seq), Parked: true}
 	for _, seq := range seqs {
 		if _, _, err := buryRecord(tx, seq, why, now); err != nil {
 			return err

@@ -23,6 +23,11 @@ type flow struct {
 	now     time.Time
 	tickets map[int64]*model.Ticket
 	order   []int64
+	// moved lists the agents whose presence the flow changed, in the order
+	// of their first change; chat marks those whose chat status was set.
+	// flush forwards each one's final presence to central.
+	moved []int64
+	chat  map[int64]bool
 }
 
 func (s *Store) newFlow(tx *bolt.Tx) *flow {
@@ -56,13 +61,51 @@ func (f *flow) event(t *model.Ticket, typ string, data map[string]any) {
 	t.ModifiedAt = f.now
 }
 
-// flush writes every ticket the flow touched.
+// flush writes every ticket the flow touched and queues, for each agent
+// whose presence it changed, that agent's presence for central.
 func (f *flow) flush() error {
 	for _, id := range f.order {
 		if err := putTicket(f.tx, f.tickets[id]); err != nil {
 			return err
 		}
 	}
+	return f.forwardPresence()
+}
+
+// presenceMoved notes that the flow changed an agent's presence.
+func (f *flow) presenceMoved(userID int64, chat bool) {
+	if f.chat == nil {
+		f.chat = make(map[int64]bool, 2)
+	}
+	if _, ok := f.chat[userID]; !ok {
+		f.moved = append(f.moved, userID)
+	}
+	f.chat[userID] = f.chat[userID] || chat
+}
+
+// forwardPresence appends one routingStatus record per agent the flow
+// moved, with the presence the transaction ends in. Central follows every
+// transition the edge makes (ring, timeout, after-call work, requests)
+// because each transaction that makes one queues it; several in one
+// transaction coalesce into the last. The records share the agent's order
+// key with the agent's call follow-ups, so central sees them in the edge's
+// order. The chat status goes along only when it was set: the edge does
+// not route chats, and must not overwrite central's chat presence.
+func (f *flow) forwardPresence() error {
+	for _, id := range f.moved {
+		p, err := getPresence(f.tx, id)
+		if err != nil {
+			return err
+		}
+		body := model.RoutingStatusChange{CallRoutingStatus: p.CallRoutingStatus}
+		if f.chat[id] {
+			body.ChatRoutingStatus = p.ChatRoutingStatus
+		}
+		if err := f.outbox(OutboxRecord{Kind: KindRoutingStatus, UserID: id}, body); err != nil {
+			return err
+		}
+	}
+	f.moved, f.chat = f.moved[:0], nil
 	return nil
 }
 
@@ -163,6 +206,9 @@ func (f *flow) setCall(p *model.Presence, to string, ticket int64, cause string)
 	p.CallRoutingStatus, p.CurrentTicketID, p.UpdatedAt = to, ticket, f.now
 	if err := putPresence(f.tx, p); err != nil {
 		return err
+	}
+	if from != to {
+		f.presenceMoved(p.UserID, false)
 	}
 	on := ticket
 	if on == 0 {

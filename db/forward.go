@@ -13,25 +13,41 @@ import (
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
-// Order keys: the records of one ticket (and, for presence, of one user)
-// go to central in Seq order; records with different keys are independent.
-// A key is a kind byte and the 8-byte ID. The outbox_keys index holds
-// key+seq for every pending record, so "does this ticket still have
-// records on their way?" is one Seek instead of a walk of the backlog.
+// Order keys: the records of one ticket and the records of one agent go to
+// central in Seq order; records sharing no key are independent. A record
+// has a ticket key, a user key, or both: an agentConnected or a
+// callCompleted belongs to its ticket and to the agent on the call, so an
+// agent's presence changes and call follow-ups reach central in the order
+// the edge made them. A key is a kind byte and the 8-byte ID. The
+// outbox_keys index holds key+seq for every key of every pending record, so
+// "does this ticket still have records on their way?" is one Seek instead of
+// a walk of the backlog.
 const (
 	keyTicket = 't'
 	keyUser   = 'u'
 	keyLen    = 9
 )
 
-// orderKey returns the key that orders r among the records of its ticket
-// (or user, for routingStatus).
+// orderKey returns r's primary key: its ticket's, or for presence its
+// user's. Dead letters are filed under it.
 func orderKey(r OutboxRecord) []byte {
-	k := make([]byte, 0, keyLen)
 	if r.Kind == KindRoutingStatus {
-		return append(append(k, keyUser), u64(r.UserID)...)
+		return userKey(r.UserID)
 	}
-	return append(append(k, keyTicket), u64(RecordTicket(r))...)
+	return ticketKey(RecordTicket(r))
+}
+
+func ticketKey(id int64) []byte { return append([]byte{keyTicket}, u64(id)...) }
+func userKey(id int64) []byte   { return append([]byte{keyUser}, u64(id)...) }
+
+// orderKeys returns every key r is ordered by: the primary one and, for a
+// follow-up naming an agent, the agent's.
+func orderKeys(r OutboxRecord) [][]byte {
+	ks := [][]byte{orderKey(r)}
+	if r.Kind != KindRoutingStatus && r.UserID != 0 {
+		ks = append(ks, userKey(r.UserID))
+	}
+	return ks
 }
 
 // OrderKey names the ticket or user whose records are forwarded in order
@@ -60,8 +76,19 @@ func RecordTicket(r OutboxRecord) int64 {
 }
 
 func indexOutbox(tx *bolt.Tx, r OutboxRecord) error {
-	if err := tx.Bucket(bucketOutboxKeys).Put(append(orderKey(r), u64(int64(r.Seq))...), nil); err != nil {
-		return fmt.Errorf("index outbox record %d: %w", r.Seq, err)
+	for _, k := range orderKeys(r) {
+		if err := tx.Bucket(bucketOutboxKeys).Put(append(k, u64(int64(r.Seq))...), nil); err != nil {
+			return fmt.Errorf("index outbox record %d: %w", r.Seq, err)
+		}
+	}
+	return nil
+}
+
+func unindexOutbox(tx *bolt.Tx, r OutboxRecord) error {
+	for _, k := range orderKeys(r) {
+		if err := tx.Bucket(bucketOutboxKeys).Delete(append(k, u64(int64(r.Seq))...)); err != nil {
+			return fmt.Errorf("unindex outbox record %d: %w", r.Seq, err)
+		}
 	}
 	return nil
 }
@@ -92,21 +119,36 @@ func (s *Store) AppendOutbox(ctx context.Context, r OutboxRecord) (uint64, error
 }
 
 // Tries is what the forwarder remembers about a pending record's failed
-// attempts; it survives restarts so a bounded retry stays bounded.
+// attempts; it survives restarts so a bounded retry stays bounded, a stuck
+// record is seen as stuck, and an ambiguous attempt is looked up before the
+// record is sent again.
 type Tries struct {
 	Attempts   int       `json:"attempts"`
 	LastStatus int       `json:"lastStatus,omitempty"`
 	LastError  string    `json:"lastError,omitempty"`
 	LastAt     time.Time `json:"lastAt"`
+	// FirstAt is when the first attempt failed.
+	FirstAt time.Time `json:"firstAt"`
+	// Ambiguous is set once an attempt may have reached central without
+	// the edge learning the outcome (timeout, connection lost after the
+	// request was written, 5xx): central may hold the record already.
+	Ambiguous bool `json:"ambiguous,omitempty"`
 }
 
-// Ready is a pending record the forwarder may send now: the oldest of its
-// order key.
+// Failure is one failed attempt at a record.
+type Failure struct {
+	Status    int
+	Msg       string
+	Ambiguous bool
+}
+
+// Ready is a pending record the forwarder may send now: the oldest of each
+// of its order keys.
 type Ready struct {
 	Record OutboxRecord
-	// Key identifies the record's ticket or user; the forwarder keeps one
+	// Keys identify the record's ticket and agent; the forwarder keeps one
 	// record per key in flight.
-	Key   string
+	Keys  []string
 	Tries Tries
 	// CentralID is the central ID of a follow-up's ticket, 0 while
 	// unknown (and for callReceived and routingStatus, which need none).
@@ -114,17 +156,21 @@ type Ready struct {
 	// TicketState is a follow-up's ticket's forwarding state, "" when the
 	// edge does not hold the ticket.
 	TicketState string
+	// BlockedBy is the seq of a dead letter of the record's ticket, 0 when
+	// it has none: a ticket's later records wait behind its dead letters.
+	BlockedBy uint64
 }
 
 // NextOutbox walks the outbox from its head and returns up to max records
-// that are the oldest of their order key and whose key busy does not
-// claim. It reads at most scan records, so a head full of busy keys costs
-// a bounded walk; the backlog itself stays on disk.
+// that are the oldest of every one of their order keys and whose keys busy
+// does not claim. It reads at most scan records, so a head full of busy
+// keys costs a bounded walk; the backlog itself stays on disk.
 func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, error) {
 	var out []Ready
 	err := s.view(func(tx *bolt.Tx) error {
 		seen := make(map[string]struct{})
 		tries := tx.Bucket(bucketOutboxTries)
+		dead := tx.Bucket(bucketDeadLetters).Cursor()
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < max && scan > 0; k, v = c.Next() {
 			scan--
@@ -132,18 +178,31 @@ func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, 
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode outbox record %d: %w", fromU64(k), err)
 			}
-			key := string(orderKey(r))
-			if _, ok := seen[key]; ok {
-				continue // an older record of this key comes first
+			ok := true
+			var keys []string
+			for _, kb := range orderKeys(r) {
+				key := string(kb)
+				if _, older := seen[key]; older || busy(key) {
+					ok = false
+				}
+				// Seen either way: a later record sharing any key with this
+				// one must wait for it, even when this one waits itself.
+				seen[key] = struct{}{}
+				keys = append(keys, key)
 			}
-			seen[key] = struct{}{}
-			if busy(key) {
+			if !ok {
 				continue
 			}
-			rd := Ready{Record: r, Key: key}
+			rd := Ready{Record: r, Keys: keys}
 			if tv := tries.Get(k); tv != nil {
 				if err := json.Unmarshal(tv, &rd.Tries); err != nil {
 					return fmt.Errorf("decode tries of outbox record %d: %w", r.Seq, err)
+				}
+			}
+			if r.Kind != KindRoutingStatus {
+				tk := ticketKey(RecordTicket(r))
+				if dk, _ := dead.Seek(tk); dk != nil && bytes.HasPrefix(dk, tk) {
+					rd.BlockedBy = uint64(fromU64(dk[keyLen:]))
 				}
 			}
 			if r.Kind != KindRoutingStatus && r.Kind != KindCallReceived {
@@ -233,8 +292,8 @@ func takeOutbox(tx *bolt.Tx, seq uint64) (OutboxRecord, bool, error) {
 	if err := b.Delete(k); err != nil {
 		return r, false, fmt.Errorf("delete outbox record %d: %w", seq, err)
 	}
-	if err := tx.Bucket(bucketOutboxKeys).Delete(append(orderKey(r), k...)); err != nil {
-		return r, false, fmt.Errorf("unindex outbox record %d: %w", seq, err)
+	if err := unindexOutbox(tx, r); err != nil {
+		return r, false, err
 	}
 	if err := tx.Bucket(bucketOutboxTries).Delete(k); err != nil {
 		return r, false, fmt.Errorf("delete tries of outbox record %d: %w", seq, err)
@@ -243,8 +302,9 @@ func takeOutbox(tx *bolt.Tx, seq uint64) (OutboxRecord, bool, error) {
 }
 
 // RecordFailure counts a failed attempt at record seq and returns the
-// attempts so far (0 when seq is no longer pending).
-func (s *Store) RecordFailure(ctx context.Context, seq uint64, status int, msg string) (int, error) {
+// attempts so far (0 when seq is no longer pending). Once ambiguous, a
+// record stays so until it is delivered.
+func (s *Store) RecordFailure(ctx context.Context, seq uint64, fl Failure) (int, error) {
 	var n int
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		n = 0
@@ -259,12 +319,44 @@ func (s *Store) RecordFailure(ctx context.Context, seq uint64, status int, msg s
 				return fmt.Errorf("decode tries of outbox record %d: %w", seq, err)
 			}
 		}
+		now := s.now().UTC()
+		if tr.Attempts == 0 || tr.FirstAt.IsZero() {
+			tr.FirstAt = now
+		}
 		tr.Attempts++
-		tr.LastStatus, tr.LastError, tr.LastAt = status, msg, s.now().UTC()
+		tr.LastStatus, tr.LastError, tr.LastAt = fl.Status, fl.Msg, now
+		tr.Ambiguous = tr.Ambiguous || fl.Ambiguous
 		n = tr.Attempts
 		return putJSON(b, k, tr, "outbox tries")
 	})
 	return n, err
+}
+
+// SendLease returns the highest seq the forwarder may have sent before
+// this start: records up to it may be at central already, so each is
+// looked up before it is sent again (a SIGKILL forgets what was in flight).
+func (s *Store) SendLease() (uint64, error) {
+	var lease uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaOutboxSendLease); len(v) == 8 {
+			lease = uint64(fromU64(v))
+		}
+		return nil
+	})
+	return lease, err
+}
+
+// ExtendSendLease durably raises the send lease to upTo. The forwarder
+// extends it in steps well ahead of what it sends, so this is one small
+// commit per many records, not one per send.
+func (s *Store) ExtendSendLease(ctx context.Context, upTo uint64) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if v := m.Get(metaOutboxSendLease); len(v) == 8 && uint64(fromU64(v)) >= upTo {
+			return nil
+		}
+		return m.Put(metaOutboxSendLease, u64(int64(upTo)))
+	})
 }
 
 // PauseState says why the forwarder stopped sending: central refused its

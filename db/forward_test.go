@@ -168,10 +168,10 @@ func TestDeadLetterParksFollowersAndRetryRestoresOrder(t *testing.T) {
 	b := call(t, s, "b")                        // 2
 	followUp(t, s, KindAgentConnected, a, true) // 3
 	followUp(t, s, KindAgentConnected, b, true) // 4
-	if n, err := s.RecordFailure(ctx, 1, 422, "422: bad"); err != nil || n != 1 {
+	if n, err := s.RecordFailure(ctx, 1, Failure{Status: 422, Msg: "422: bad"}); err != nil || n != 1 {
 		t.Fatalf("attempts %d %v", n, err)
 	}
-	if n, _ := s.RecordFailure(ctx, 1, 422, "422: bad"); n != 2 {
+	if n, _ := s.RecordFailure(ctx, 1, Failure{Status: 422, Msg: "422: bad"}); n != 2 {
 		t.Fatalf("attempts %d, want 2", n)
 	}
 	err := s.DeadLetter(ctx, 1, DeadReason{Status: 422, Reason: "central refused it", Response: `{"error":"phone: invalid"}`})
@@ -350,11 +350,17 @@ func TestPruneSyncedKeepsLiveCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.MarkDelivered(ctx, 6, 0); err != nil { // seqs 4, 5: presence records
+	pending, err := s.Outbox(100)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkDelivered(ctx, 7, 0); err != nil {
-		t.Fatal(err)
+	for _, r := range pending {
+		if r.Kind != KindCallCompleted {
+			continue // presence records are no ticket's
+		}
+		if err := s.MarkDelivered(ctx, r.Seq, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	clk.add(2 * time.Hour)
 	// Agent 7 was ringing (back to idle); agent 8 is in after-call work

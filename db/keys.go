@@ -31,16 +31,17 @@ var (
 
 // Keys in the meta bucket.
 var (
-	metaAPIToken       = []byte("api_token")
-	metaOutboxPending  = []byte("outbox_pending")
-	metaReadyProbe     = []byte("ready_probe")
-	metaHandleTimes    = []byte("handle_times")    // recent handling times for wait estimates
-	metaOutboxDead     = []byte("outbox_dead")     // dead letter count
-	metaOutboxPaused   = []byte("outbox_paused")   // PauseState JSON while central refuses our token
-	metaTickets        = []byte("tickets_count")   // tickets stored (see counts.go)
-	metaCustomers      = []byte("customers_count") // customers in the directory
-	metaTicketsExact   = []byte("tickets_count_exact")
-	metaCustomersExact = []byte("customers_count_exact")
+	metaAPIToken        = []byte("api_token")
+	metaOutboxPending   = []byte("outbox_pending")
+	metaReadyProbe      = []byte("ready_probe")
+	metaHandleTimes     = []byte("handle_times")      // recent handling times for wait estimates
+	metaOutboxDead      = []byte("outbox_dead")       // dead letter count
+	metaOutboxPaused    = []byte("outbox_paused")     // PauseState JSON while central refuses our token
+	metaOutboxSendLease = []byte("outbox_send_lease") // highest seq the forwarder may have sent
+	metaTickets         = []byte("tickets_count")     // tickets stored (see counts.go)
+	metaCustomers       = []byte("customers_count")   // customers in the directory
+	metaTicketsExact    = []byte("tickets_count_exact")
+	metaCustomersExact  = []byte("customers_count_exact")
 )
 
 // IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is

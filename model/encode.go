@@ -40,6 +40,20 @@ func (w *jsonWriter) strOmit(k, v string) {
 	}
 }
 
+// idOmit writes an ID the contract types integer|null: a canonical
+// integer goes out as a number, anything else (ERP IDs may be strings) as
+// the string it was.
+func (w *jsonWriter) idOmit(k, v string) {
+	if v == "" {
+		return
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 && n < 1<<53 && strconv.FormatInt(n, 10) == v {
+		w.int(k, n)
+		return
+	}
+	w.str(k, v)
+}
+
 func (w *jsonWriter) int(k string, v int64) {
 	w.key(k)
 	w.b = strconv.AppendInt(w.b, v, 10)
@@ -250,8 +264,8 @@ func (c *Call) AppendJSON(b []byte) []byte {
 	w.str("direction", c.Direction)
 	w.str("status", c.Status)
 	w.bool("triggerAiProcessing", c.TriggerAIProcessing)
-	w.strOmit("contractId", c.ContractID)
-	w.strOmit("customerId", c.CustomerID)
+	w.idOmit("contractId", c.ContractID)
+	w.idOmit("customerId", c.CustomerID)
 	w.strOmit("phone", c.Phone)
 	w.strOmit("to", c.To)
 	w.intOmit("agentId", c.AgentID)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -102,16 +103,33 @@ func TestFullCallStory(t *testing.T) {
 	}
 
 	kinds, bodies := outboxKinds(t, e.store)
-	if got := strings.Join(kinds, ","); got != "routingStatus,callReceived,routingStatus,agentConnected,callCompleted" {
+	// Central follows every presence change the edge made, in the edge's
+	// order with the call's follow-ups, and gets the routed call as
+	// external: its own ACD must not route it again.
+	if got := strings.Join(kinds, ","); got != "routingStatus,callReceived,routingStatus,agentConnected,routingStatus,callCompleted,routingStatus,routingStatus" {
 		t.Fatalf("outbox kinds %s", got)
+	}
+	var presence []string
+	for i, k := range kinds {
+		if k == "routingStatus" {
+			presence = append(presence, fmt.Sprint(bodies[i]["callRoutingStatus"]))
+		}
+	}
+	if got := strings.Join(presence, ","); got != "unavailable,beingConnected,interacting,acw,idle" {
+		t.Errorf("presence forwarded %s", got)
+	}
+	if bodies[1]["routing"] != "external" || bodies[1]["status"] != "open" || bodies[1]["triggerAiProcessing"] != true {
+		t.Errorf("callReceived forwarded as %v", bodies[1])
 	}
 	if num(bodies[3]["ticketId"]) != ticket || num(bodies[3]["userId"]) != 20 || bodies[3]["channelId"] != "story-1" {
 		t.Errorf("agentConnected body %v", bodies[3])
 	}
-	if num(bodies[4]["ticketId"]) != ticket || num(bodies[4]["duration"]) != 140 || len(bodies[4]["transcript"].([]any)) != 2 {
-		t.Errorf("callCompleted body %v", bodies[4])
+	if num(bodies[5]["ticketId"]) != ticket || num(bodies[5]["duration"]) != 140 || len(bodies[5]["transcript"].([]any)) != 2 {
+		t.Errorf("callCompleted body %v", bodies[5])
 	}
-	if bodies[2]["callRoutingStatus"] != "idle" {
+	// Going idle offered the waiting call at once: one transaction, so
+	// central gets where it ended, beingConnected.
+	if bodies[2]["callRoutingStatus"] != "beingConnected" {
 		t.Errorf("routingStatus body %v", bodies[2])
 	}
 
@@ -258,8 +276,10 @@ func TestRoutingStatusIfCurrent(t *testing.T) {
 		t.Fatalf("idle during a call: %d %s", a.code, a.raw)
 	}
 	kinds, _ := outboxKinds(t, e.store)
-	if n := strings.Count(strings.Join(kinds, ","), "routingStatus"); n != 4 {
-		t.Errorf("%d routingStatus records, want 4 (refused changes are not forwarded): %v", n, kinds)
+	// Four requests applied, plus the ring and the pick-up the edge made
+	// itself; the two refused requests are not forwarded.
+	if n := strings.Count(strings.Join(kinds, ","), "routingStatus"); n != 6 {
+		t.Errorf("%d routingStatus records, want 6 (refused changes are not forwarded): %v", n, kinds)
 	}
 	// The edge decided the compare-and-set; central gets the outcome only.
 	recs, err := e.store.Outbox(1000)

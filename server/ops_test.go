@@ -279,7 +279,7 @@ func TestStatusShowsAgentsQueueAndCalls(t *testing.T) {
 		t.Fatalf("status: %d %s", a.code, a.raw)
 	}
 	for _, want := range []string{
-		`"queue":{"waiting":3,`, `"callRoutingStatus":"interacting"`, `"userId":42`, `"pending":4`,
+		`"queue":{"waiting":3,`, `"callRoutingStatus":"interacting"`, `"userId":42`, `"pending":5`,
 		`"perSecond":0.444`, `"upstream":{"configured":false,"reachable":null`, `"tickets":4`, `"version":"test"`,
 	} {
 		if !strings.Contains(a.raw, want) {

@@ -3,10 +3,7 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -21,12 +18,27 @@ import (
 type Options struct {
 	// URL is central's API base, ending in /api/mind.
 	URL string
-	// Token is sent as Bearer on every request.
+	// Token is the credential sent to central, in the headers Auth names.
 	Token string
+	// InternalToken is sent as x-internal-communication-token when Auth
+	// asks for it (default: Token).
+	InternalToken string
+	// Auth names the credential headers: AuthBearer (the default),
+	// AuthInternal or AuthBoth.
+	Auth string
+	// LookupDelay is how long after an ambiguous attempt the forwarder waits
+	// before asking central whether it has the record (default: Timeout),
+	// so a central that commits slowly has committed by then.
+	LookupDelay time.Duration
+	// StuckAfter is how long a record may keep failing before it is shown
+	// as stuck (default 10m).
+	StuckAfter time.Duration
 	// Workers is how many records are in flight at once, each of a
 	// different ticket (default 4).
 	Workers int
-	// Timeout bounds one request (default 10s).
+	// Timeout bounds one request (default 30s: a slow central answering
+	// late is an ambiguous outcome that costs a lookup, so it should be
+	// rare).
 	Timeout time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential backoff
 	// after transient failures (defaults 1s and 5m).
@@ -53,7 +65,15 @@ func (o *Options) defaults() {
 			*d = v
 		}
 	}
-	set(&o.Timeout, 10*time.Second)
+	set(&o.Timeout, 30*time.Second)
+	set(&o.LookupDelay, o.Timeout)
+	set(&o.StuckAfter, 10*time.Minute)
+	if o.Auth == "" {
+		o.Auth = AuthBearer
+	}
+	if o.InternalToken == "" {
+		o.InternalToken = o.Token
+	}
 	set(&o.BackoffMin, time.Second)
 	set(&o.BackoffMax, 5*time.Minute)
 	set(&o.PausedRetry, 30*time.Second)
@@ -94,6 +114,18 @@ const breakerThreshold = 3
 // writeTimeout bounds the forwarder's own commits.
 const writeTimeout = 10 * time.Second
 
+// leaseStep is how far ahead of what it sends the forwarder extends its
+// durable send lease: one commit per leaseStep records, and after a crash
+// at most that many records more than were in flight are looked up first.
+const leaseStep = 4096
+
+// Credential headers for Options.Auth.
+const (
+	AuthBearer   = "bearer"   // Authorization: Bearer
+	AuthInternal = "internal" // x-internal-communication-token
+	AuthBoth     = "both"
+)
+
 // Forwarder drains the outbox to central enneo: in order per ticket (and
 // per user for presence), Workers tickets at a time. Build it with New,
 // start it with Run, stop it by cancelling Run's context and calling Close.
@@ -107,6 +139,11 @@ type Forwarder struct {
 	wake    chan struct{}
 	stopped chan struct{}
 	running atomic.Bool
+	started time.Time // when Run began: lookups of records sent before it wait LookupDelay from here
+
+	// startLease is the send lease found at start: records up to it may
+	// have been sent before a crash. lease is how far it reaches now.
+	startLease, lease uint64
 
 	mu       sync.Mutex
 	busy     map[string]struct{}  // keys with a record in flight
@@ -114,12 +151,14 @@ type Forwarder struct {
 	failures int                  // transient failures in a row
 	openTill time.Time            // central treated as down until then
 	paused   *db.PauseState
+	pauseGen uint64    // counts pauses; an answer ends one only if its request was sent during it
 	probeAt  time.Time // next probe while paused
 	st       counters
 }
 
 type counters struct {
 	delivered, retried, dead, parked int64
+	lookups, found                   int64
 	lastSuccess                      time.Time
 	lastError                        string
 }
@@ -170,13 +209,21 @@ func (f *Forwarder) Run(ctx context.Context) {
 		return // Close came first
 	}
 	defer close(f.stopped)
+	lease, err := f.store.SendLease()
+	if err != nil {
+		// Unknown: treat every record as possibly sent. Lookups cost
+		// requests, a duplicate at central costs a wrong picture.
+		f.log.Error("outbox: read send lease; every record is looked up before it is sent", "err", err)
+		lease = ^uint64(0)
+	}
+	f.startLease, f.lease, f.started = lease, lease, f.clock.Now()
 	if p, err := f.store.Paused(); err != nil {
 		f.log.Error("outbox: read pause state", "err", err)
 	} else if p != nil {
 		// Still paused from the last run: probe at once, the token may
 		// have been fixed in the meantime.
 		f.mu.Lock()
-		f.paused, f.probeAt = p, f.clock.Now()
+		f.paused, f.probeAt, f.pauseGen = p, f.clock.Now(), 1
 		f.mu.Unlock()
 	}
 	jobs := make(chan db.Ready)
@@ -211,9 +258,15 @@ func (f *Forwarder) dispatch(ctx context.Context, jobs chan<- db.Ready) {
 				f.log.Error("outbox: read", "err", err)
 				wait = f.opt.BackoffMin
 			}
+			if err == nil && !f.leaseCovers(recs) {
+				recs = nil
+				wait = f.opt.BackoffMin
+			}
 			for _, rd := range recs {
 				f.mu.Lock()
-				f.busy[rd.Key] = struct{}{}
+				for _, k := range rd.Keys {
+					f.busy[k] = struct{}{}
+				}
 				f.mu.Unlock()
 				select {
 				case jobs <- rd:
@@ -232,6 +285,28 @@ func (f *Forwarder) dispatch(ctx context.Context, jobs chan<- db.Ready) {
 		case <-f.clock.After(wait):
 		}
 	}
+}
+
+// leaseCovers makes sure the durable send lease covers every record about
+// to be sent, extending it by leaseStep when it does not, so a record sent
+// before a crash is known to be possibly at central after the restart.
+func (f *Forwarder) leaseCovers(recs []db.Ready) bool {
+	var top uint64
+	for _, rd := range recs {
+		top = max(top, rd.Record.Seq)
+	}
+	if top <= f.lease && f.lease != 0 {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	next := top + leaseStep
+	if err := f.store.ExtendSendLease(wctx, next); err != nil {
+		f.log.Error("outbox: extend send lease; nothing is sent until it is stored", "err", err)
+		return false
+	}
+	f.lease = next
+	return true
 }
 
 // capacity says how many records may be started now and, when none, how
@@ -288,198 +363,6 @@ func (f *Forwarder) claimed() map[string]struct{} {
 		}
 	}
 	return m
-}
-
-// forward sends one record and records the outcome; the record's key is
-// released only after the outcome is committed, so the next look sees it.
-func (f *Forwarder) forward(ctx context.Context, rd db.Ready) {
-	defer func() {
-		f.mu.Lock()
-		delete(f.busy, rd.Key)
-		f.mu.Unlock()
-		select {
-		case f.wake <- struct{}{}:
-		default:
-		}
-	}()
-	r := rd.Record
-	if r.Kind != db.KindCallReceived && r.Kind != db.KindRoutingStatus && rd.CentralID == 0 {
-		f.park(rd)
-		return
-	}
-	res := f.send(ctx, rd)
-	if ctx.Err() != nil {
-		return // shutting down: the record stays pending
-	}
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	switch res.outcome {
-	case delivered:
-		if err := f.store.MarkDelivered(wctx, r.Seq, res.centralID); err != nil {
-			// Sent again later; central recognises the channelId.
-			f.log.Error("outbox: mark delivered", "seq", r.Seq, "err", err)
-			f.backoffKey(rd.Key, 1)
-			return
-		}
-		f.succeeded()
-		f.log.Debug("outbox: delivered", "seq", r.Seq, "kind", r.Kind, "centralId", res.centralID)
-	case retry:
-		f.failed(rd, res)
-	case refused:
-		f.refuse(rd, res)
-	case pause:
-		f.pause(wctx, res)
-	}
-}
-
-func (f *Forwarder) succeeded() {
-	f.mu.Lock()
-	f.failures, f.openTill = 0, time.Time{}
-	f.st.delivered++
-	f.st.lastSuccess = f.clock.Now()
-	wasPaused := f.paused != nil
-	f.paused = nil
-	f.mu.Unlock()
-	if wasPaused {
-		f.log.Info("outbox: central accepts our token again; forwarding resumed")
-		wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		defer cancel()
-		if err := f.store.SetPaused(wctx, nil); err != nil {
-			f.log.Error("outbox: clear pause state", "err", err)
-		}
-	}
-}
-
-// failed handles a transient failure: the record's key backs off, and
-// after breakerThreshold failures in a row so does the whole queue.
-func (f *Forwarder) failed(rd db.Ready, res result) {
-	msg := res.describe()
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	attempts, err := f.store.RecordFailure(wctx, rd.Record.Seq, res.status, msg)
-	if err != nil {
-		f.log.Error("outbox: record failure", "seq", rd.Record.Seq, "err", err)
-	}
-	f.mu.Lock()
-	f.failures++
-	f.st.retried++
-	f.st.lastError = msg
-	n := f.failures
-	var global time.Duration
-	if n >= breakerThreshold || res.status == http.StatusTooManyRequests {
-		global = max(backoff(n-breakerThreshold, f.opt.BackoffMin, f.opt.BackoffMax, rand.Float64), res.retryAfter)
-		f.openTill = f.clock.Now().Add(global)
-	}
-	f.repauseLocked()
-	f.mu.Unlock()
-	f.backoffKey(rd.Key, max(attempts, 1), res.retryAfter)
-	f.log.Warn("outbox: central unreachable or failing; will retry", "seq", rd.Record.Seq, "kind", rd.Record.Kind,
-		"attempts", attempts, "failuresInARow", n, "queueWaits", global.String(), "err", msg)
-}
-
-// repauseLocked keeps a paused queue paused after a probe that failed for
-// another reason than the credentials: the next probe waits PausedRetry,
-// instead of the rest of the backlog going out one record after another.
-// f.mu must be held.
-func (f *Forwarder) repauseLocked() {
-	if f.paused != nil {
-		f.probeAt = f.clock.Now().Add(f.opt.PausedRetry)
-	}
-}
-
-// backoffKey keeps key's next record back for a jittered backoff after
-// attempts failures (at least floor).
-func (f *Forwarder) backoffKey(key string, attempts int, floor ...time.Duration) {
-	d := backoff(attempts-1, f.opt.BackoffMin, f.opt.BackoffMax, rand.Float64)
-	for _, fl := range floor {
-		d = max(d, fl)
-	}
-	f.mu.Lock()
-	f.waiting[key] = f.clock.Now().Add(d)
-	f.mu.Unlock()
-}
-
-// refuse handles a 4xx about the record itself: try again a few times
-// (central may have been mid-deploy), then dead-letter it.
-func (f *Forwarder) refuse(rd db.Ready, res result) {
-	msg := res.describe()
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	attempts, err := f.store.RecordFailure(wctx, rd.Record.Seq, res.status, msg)
-	if err != nil {
-		f.log.Error("outbox: record failure", "seq", rd.Record.Seq, "err", err)
-		f.backoffKey(rd.Key, 1)
-		return
-	}
-	// A refusal is an answer: central is up.
-	f.mu.Lock()
-	f.failures, f.openTill = 0, time.Time{}
-	f.st.lastError = msg
-	f.repauseLocked()
-	f.mu.Unlock()
-	if attempts < f.opt.MaxAttempts {
-		f.backoffKey(rd.Key, attempts)
-		f.log.Warn("outbox: central refused record; will try again", "seq", rd.Record.Seq, "kind", rd.Record.Kind,
-			"attempts", attempts, "of", f.opt.MaxAttempts, "err", msg)
-		return
-	}
-	why := db.DeadReason{Status: res.status, Reason: msg, Response: res.body}
-	if err := f.store.DeadLetter(wctx, rd.Record.Seq, why); err != nil {
-		f.log.Error("outbox: dead-letter", "seq", rd.Record.Seq, "err", err)
-		f.backoffKey(rd.Key, attempts)
-		return
-	}
-	f.mu.Lock()
-	f.st.dead++
-	f.mu.Unlock()
-	f.log.Error("outbox: record dead-lettered; see `enneo-edge outbox list`", "seq", rd.Record.Seq, "kind", rd.Record.Kind,
-		"key", rd.Record.OrderKey(), "attempts", attempts, "status", res.status, "err", msg)
-}
-
-// park moves a follow-up whose ticket has no central ID (its callReceived
-// is dead-lettered) beside that dead letter: sending it would hand central
-// a local ID.
-func (f *Forwarder) park(rd db.Ready) {
-	why := db.DeadReason{Reason: "its ticket has no central ID (callReceived dead-lettered); retry that one", Parked: true}
-	if rd.TicketState == "" {
-		why = db.DeadReason{Reason: fmt.Sprintf("ticket %d is not stored at the edge", db.RecordTicket(rd.Record))}
-	}
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	if err := f.store.DeadLetter(wctx, rd.Record.Seq, why); err != nil {
-		f.log.Error("outbox: park record", "seq", rd.Record.Seq, "err", err)
-		f.backoffKey(rd.Key, 1)
-		return
-	}
-	f.mu.Lock()
-	f.st.parked++
-	f.mu.Unlock()
-	f.log.Warn("outbox: record parked", "seq", rd.Record.Seq, "kind", rd.Record.Kind, "reason", why.Reason)
-}
-
-// pause stops the whole queue: central refuses our credentials, and every
-// record would fail the same way. Nothing is dead-lettered; a probe goes
-// out every PausedRetry.
-func (f *Forwarder) pause(ctx context.Context, res result) {
-	msg := res.describe()
-	f.mu.Lock()
-	first := f.paused == nil
-	if first {
-		f.paused = &db.PauseState{Since: f.clock.Now().UTC(), Status: res.status, Reason: msg}
-	}
-	f.probeAt = f.clock.Now().Add(f.opt.PausedRetry)
-	f.st.lastError = msg
-	p := *f.paused
-	f.mu.Unlock()
-	if !first {
-		f.log.Warn("outbox: still paused; central refuses our token", "status", res.status, "err", msg)
-		return
-	}
-	f.log.Error("outbox: PAUSED: central refuses the edge's credentials; nothing is dead-lettered, check upstream.token",
-		"status", res.status, "err", msg, "retryEvery", f.opt.PausedRetry.String())
-	if err := f.store.SetPaused(ctx, &p); err != nil && !errors.Is(err, context.Canceled) {
-		f.log.Error("outbox: store pause state", "err", err)
-	}
 }
 
 // backoff is the delay before retry n (0-based): exponential from lo,

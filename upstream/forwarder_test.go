@@ -432,7 +432,7 @@ func TestLateFollowUpOfDeadCallIsParked(t *testing.T) {
 	for _, d := range dls {
 		got = append(got, fmt.Sprintf("%d parked=%v %s", d.Seq, d.Parked, d.Reason))
 	}
-	want := "[1 parked=false refused 2 parked=true its ticket has no central ID (callReceived dead-lettered); retry that one 3 parked=false ticket 1000900099999999 is not stored at the edge]"
+	want := "[1 parked=false refused 2 parked=true waits for dead letter 1 of its ticket; retry that one 3 parked=false ticket 1000900099999999 is not stored at the edge]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("dead letters\n got %v\nwant %s", got, want)
 	}

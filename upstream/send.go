@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -65,6 +67,9 @@ type result struct {
 	body       string        // start of central's answer, for dead letters and logs
 	err        error         // transport error or why the answer was unusable
 	retryAfter time.Duration // from a Retry-After header, 0 when none
+	// ambiguous: central may have applied the request although the edge
+	// did not learn it did (written, then timeout, reset or 5xx).
+	ambiguous bool
 }
 
 func (r result) describe() string {
@@ -97,12 +102,52 @@ func (f *Forwarder) request(ctx context.Context, rd db.Ready) (*http.Request, er
 	default:
 		return nil, fmt.Errorf("unknown record kind %q", r.Kind)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, f.opt.URL+path, bytes.NewReader(body))
+	req, err := f.newRequest(ctx, method, path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request for record %d: %w", r.Seq, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+f.opt.Token)
 	req.Header.Set("Content-Type", "application/json")
+	// One key per record, the same on every attempt: a central that honours
+	// draft-ietf-httpapi-idempotency-key-header recognises a re-send; one
+	// that does not is protected by the lookup before it.
+	req.Header.Set("Idempotency-Key", IdempotencyKey(r))
+	return req, nil
+}
+
+// IdempotencyKey is the Idempotency-Key sent with every attempt at r:
+// unique per record of this appliance (seq) and per site (the ticket IDs
+// carry site.id).
+func IdempotencyKey(r db.OutboxRecord) string {
+	id := db.RecordTicket(r)
+	if r.Kind == db.KindRoutingStatus {
+		id = r.UserID
+	}
+	return fmt.Sprintf("enneo-edge-%s-%d-%d", r.Kind, id, r.Seq)
+}
+
+// newRequest builds a request to central with the configured credentials.
+// It is never replayed by the transport: net/http re-sends a request with
+// a body on a fresh connection after some connection failures when it
+// looks idempotent (an Idempotency-Key header makes it so), and a central
+// that does not deduplicate would then hold it twice without the edge
+// knowing. Only the forwarder decides about a second attempt, after a
+// lookup.
+func (f *Forwarder) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, f.opt.URL+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.GetBody = nil
+	if f.opt.Auth == AuthBearer || f.opt.Auth == AuthBoth {
+		req.Header.Set("Authorization", "Bearer "+f.opt.Token)
+	}
+	if f.opt.Auth == AuthInternal || f.opt.Auth == AuthBoth {
+		req.Header.Set("x-internal-communication-token", f.opt.InternalToken)
+	}
 	req.Header.Set("User-Agent", "enneo-edge")
 	return req, nil
 }
@@ -126,27 +171,22 @@ func (f *Forwarder) send(ctx context.Context, rd db.Ready) result {
 	if err != nil {
 		return result{outcome: refused, err: err}
 	}
-	resp, err := f.client.Do(req)
-	if f.opt.OnAnswer != nil {
-		code := 0
-		if err == nil {
-			code = resp.StatusCode
-		}
-		f.opt.OnAnswer(code)
-	}
+	resp, wrote, err := f.do(req)
 	if err != nil {
-		// The request may have reached central and been committed: the
-		// re-send carries the same channelId, so central (or a hub) can
-		// answer it with the first ticket instead of a second one.
-		return result{outcome: retry, err: fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, unwrapURL(err))}
+		// Once the request was written, central may have committed it: the
+		// next attempt looks it up first.
+		return result{outcome: retry, ambiguous: wrote, err: fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, unwrapURL(err))}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	res := result{outcome: classify(resp.StatusCode), status: resp.StatusCode, body: string(raw),
-		retryAfter: retryAfter(resp.Header.Get("Retry-After"), f.clock.Now())}
+		retryAfter: retryAfter(resp.Header.Get("Retry-After"), f.clock.Now()),
+		// A 5xx may come after central committed (a crash or a proxy's
+		// timeout behind it).
+		ambiguous: resp.StatusCode >= 500}
 	if err != nil && res.outcome == delivered {
 		// Cut off mid-answer: we cannot know the central ID.
-		return result{outcome: retry, status: resp.StatusCode, err: fmt.Errorf("read answer: %w", err)}
+		return result{outcome: retry, ambiguous: true, status: resp.StatusCode, err: fmt.Errorf("read answer: %w", err)}
 	}
 	if res.outcome == pause && resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		res.err = fmt.Errorf("redirect to %q: check upstream.url", resp.Header.Get("Location"))
@@ -162,11 +202,35 @@ func (f *Forwarder) send(ctx context.Context, rd db.Ready) result {
 		if perr != nil || id <= 0 {
 			// Central took the call but did not say which ticket it is:
 			// follow-ups could not name it. An operator must look.
+			// The lookup before the next attempt may still find it.
 			res.outcome, res.err = refused, fmt.Errorf("answer has no ticketId: %s", oneLine(string(raw), 200))
+			res.ambiguous = true
 		}
 		res.centralID = id
 	}
 	return res
+}
+
+// do sends req and tells whether the whole request was written, which is
+// when central may have acted on it.
+func (f *Forwarder) do(req *http.Request) (*http.Response, bool, error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		// Also after a failed write: part of it may have arrived, and
+		// central cannot act on half a request, but a whole one whose
+		// write error came late it can.
+		wrote.Store(true)
+	}}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := f.client.Do(req)
+	if f.opt.OnAnswer != nil {
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		f.opt.OnAnswer(code)
+	}
+	return resp, wrote.Load(), err
 }
 
 // unwrapURL drops net/http's "Post \"url\":" prefix: the path is already
