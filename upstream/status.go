@@ -13,13 +13,17 @@ type Status struct {
 	PausedReason string     `json:"pausedReason,omitempty"`
 	// RetryAt is when the next attempt goes out while central is treated
 	// as down (or, when paused, the next probe).
-	RetryAt             *time.Time `json:"retryAt,omitempty"`
-	FailuresInARow      int        `json:"failuresInARow"`
-	KeysBackingOff      int        `json:"keysBackingOff"`
-	Delivered           int64      `json:"delivered"`
-	Retried             int64      `json:"retried"`
-	DeadLettered        int64      `json:"deadLettered"`
-	Parked              int64      `json:"parked"`
+	RetryAt        *time.Time `json:"retryAt,omitempty"`
+	FailuresInARow int        `json:"failuresInARow"`
+	KeysBackingOff int        `json:"keysBackingOff"`
+	Delivered      int64      `json:"delivered"`
+	Retried        int64      `json:"retried"`
+	DeadLettered   int64      `json:"deadLettered"`
+	Parked         int64      `json:"parked"`
+	// Lookups counts the records asked about at central before a re-send;
+	// LookupsFound those central had already (each a duplicate avoided).
+	Lookups             int64      `json:"lookups"`
+	LookupsFound        int64      `json:"lookupsFound"`
 	LastSuccessAt       *time.Time `json:"lastSuccessAt,omitempty"`
 	LastError           string     `json:"lastError,omitempty"`
 	SecondsSinceSuccess float64    `json:"secondsSinceSuccess,omitempty"`
@@ -33,6 +37,7 @@ func (f *Forwarder) Status() Status {
 	s := Status{
 		Workers: f.opt.Workers, InFlight: len(f.busy), FailuresInARow: f.failures,
 		Delivered: f.st.delivered, Retried: f.st.retried, DeadLettered: f.st.dead, Parked: f.st.parked,
+		Lookups: f.st.lookups, LookupsFound: f.st.found,
 		LastError: f.st.lastError,
 	}
 	for _, until := range f.waiting {
