@@ -33,7 +33,7 @@ type fake struct {
 	tickets   map[int64]*ticket
 	byChannel map[string][]int64
 	presence  map[int64]string
-	routed    int   // native calls central's ACD routed itself
+	routed    int // native calls central's ACD routed itself
 	bad       []string
 	tricks    map[string]int // ambiguous answers given, by kind
 	agents    string         // routingAvailability answer
