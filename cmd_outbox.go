@@ -17,11 +17,15 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 )
 
-const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token TOKEN] [-json] list|retry SEQ|retry-all
+const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token TOKEN] [-json] list|retry SEQ|retry-all|dead-letter SEQ
 
-  list       backlog size and age, forwarder state (paused and why), dead letters with reasons
-  retry SEQ  put dead letter SEQ (and records parked behind it) back into the outbox
-  retry-all  put every dead letter back into the outbox
+  list             backlog size and age, forwarder state (paused and why), stuck records and
+                   dead letters with reasons
+  retry SEQ        put dead letter SEQ (and records parked behind it) back into the outbox; for a
+                   pending record, end every backoff and try it now
+  retry-all        put every dead letter back into the outbox
+  dead-letter SEQ  give up on pending record SEQ (one central keeps failing): it becomes a dead
+                   letter with central's last answer, and its ticket's later records park behind it
 
 It talks to the running server's API (/edge/v1/outbox), so it works while
 the server runs. The server is server.listen from the config unless -url is
@@ -85,6 +89,21 @@ func runOutbox(args []string) error {
 		}
 		raw, err = cl.do("POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry")
 		out = printRequeued
+		if errors.Is(err, errNotFound) {
+			// Not a dead letter: a pending record, to be tried now.
+			raw, err = cl.do("POST", "/edge/v1/outbox/"+rest[1]+"/retry")
+			out = func([]byte) error { fmt.Printf("record %d is pending: trying it now\n", seq); return nil }
+		}
+	case rest[0] == "dead-letter" && len(rest) == 2:
+		seq, perr := strconv.ParseUint(rest[1], 10, 64)
+		if perr != nil || seq == 0 {
+			return fmt.Errorf("dead-letter: SEQ must be a positive integer, got %q", rest[1])
+		}
+		raw, err = cl.do("POST", "/edge/v1/outbox/"+rest[1]+"/dead-letter")
+		out = func([]byte) error {
+			fmt.Printf("record %d is a dead letter now (retry it with `enneo-edge outbox retry %d`)\n", seq, seq)
+			return nil
+		}
 	case rest[0] == "retry-all" && len(rest) == 1:
 		raw, err = cl.do("POST", "/edge/v1/outbox/dead/retry")
 		out = printRequeued
@@ -117,6 +136,11 @@ func serverURL(listen string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port), nil
 }
 
+var (
+	errNotFound = errors.New("not found")
+	errStatus   = errors.New("refused")
+)
+
 type outboxClient struct {
 	base, token string
 	http        *http.Client
@@ -141,10 +165,14 @@ func (c outboxClient) do(method, path string) ([]byte, error) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error)
+		var err error = errStatus
+		if resp.StatusCode == http.StatusNotFound {
+			err = errNotFound
 		}
-		return nil, fmt.Errorf("%s %s: %d", method, path, resp.StatusCode)
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("%s %s: %d: %s (%w)", method, path, resp.StatusCode, e.Error, err)
+		}
+		return nil, fmt.Errorf("%s %s: %d (%w)", method, path, resp.StatusCode, err)
 	}
 	return raw, nil
 }
@@ -179,6 +207,18 @@ type outboxView struct {
 		Delivered      int64  `json:"delivered"`
 		LastError      string `json:"lastError"`
 	} `json:"forwarder"`
+	Stuck []struct {
+		Seq   uint64 `json:"seq"`
+		Kind  string `json:"kind"`
+		Key   string `json:"key"`
+		Tries struct {
+			Attempts   int       `json:"attempts"`
+			LastStatus int       `json:"lastStatus"`
+			LastError  string    `json:"lastError"`
+			FirstAt    time.Time `json:"firstAt"`
+		} `json:"tries"`
+	} `json:"stuck"`
+	StuckTotal  int64 `json:"stuckTotal"`
 	DeadLetters []struct {
 		Seq    uint64 `json:"seq"`
 		Record struct {
@@ -216,6 +256,18 @@ func printOutbox(raw []byte) error {
 		}
 	} else {
 		fmt.Println("forwarder:    off (air-gapped: no upstream.url)")
+	}
+	if len(v.Stuck) > 0 {
+		fmt.Printf("\nstuck: %d record(s) failing for longer than upstream.stuck_after, still retried\n", v.StuckTotal)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tKIND\tTICKET/USER\tSTATUS\tTRIES\tFAILING SINCE\tLAST ANSWER")
+		for _, st := range v.Stuck {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Seq, st.Kind, st.Key, st.Tries.LastStatus, st.Tries.Attempts,
+				st.Tries.FirstAt.Format(time.RFC3339), st.Tries.LastError)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(v.DeadLetters) == 0 {
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
@@ -55,6 +56,9 @@ func (s *syncer) status() server.UpstreamStatus {
 	}
 	if s.fwd == nil {
 		return st
+	}
+	if _, n, err := s.store.StuckOutbox(time.Now().Add(-s.fwd.StuckAfter()), 0); err == nil {
+		st.Stuck = n
 	}
 	f := s.fwd.Status()
 	if f.LastSuccessAt != nil {

@@ -21,7 +21,7 @@ Usage:
                                                first; -quick: only the check every start runs)
   enneo-edge backup  [-config FILE] [-url URL] [-token T] [-timeout D] FILE
                                                copy the running server's database to FILE
-  enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all]
+  enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all|dead-letter SEQ]
                                                forwarding backlog and dead letters (default: list)
   enneo-edge bench   -url URL [-token T] [-name N] [-rate N] [-duration D] [-concurrency C]
                      [-timeout D] [-mix FILE] [-seed S] [-compare URL2 [-token2 T] [-name2 N]]

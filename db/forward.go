@@ -401,3 +401,66 @@ func pausedIn(tx *bolt.Tx) (*PauseState, error) {
 	}
 	return p, nil
 }
+
+// Stuck is a pending record that has kept failing: central answers it
+// with 5xx (or not at all) for longer than the operator's patience. It is
+// still retried; an operator may dead-letter it by hand.
+type Stuck struct {
+	Seq   uint64 `json:"seq"`
+	Kind  string `json:"kind"`
+	Key   string `json:"key"`
+	Tries Tries  `json:"tries"`
+}
+
+// StuckOutbox returns up to limit pending records whose first failed
+// attempt is before since, and how many there are. It walks the tries,
+// which exist only for records that failed, not the backlog.
+func (s *Store) StuckOutbox(since time.Time, limit int) ([]Stuck, int64, error) {
+	var (
+		out   []Stuck
+		total int64
+	)
+	err := s.view(func(tx *bolt.Tx) error {
+		outbox := tx.Bucket(bucketOutbox)
+		c := tx.Bucket(bucketOutboxTries).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var tr Tries
+			if err := json.Unmarshal(v, &tr); err != nil {
+				return fmt.Errorf("decode tries of outbox record %d: %w", fromU64(k), err)
+			}
+			if tr.FirstAt.IsZero() || !tr.FirstAt.Before(since) {
+				continue
+			}
+			total++
+			if len(out) >= limit {
+				continue
+			}
+			var r OutboxRecord
+			if rv := outbox.Get(k); rv != nil {
+				if err := json.Unmarshal(rv, &r); err != nil {
+					return fmt.Errorf("decode outbox record %d: %w", fromU64(k), err)
+				}
+			}
+			out = append(out, Stuck{Seq: uint64(fromU64(k)), Kind: r.Kind, Key: r.OrderKey(), Tries: tr})
+		}
+		return nil
+	})
+	return out, total, err
+}
+
+// Tries returns what is remembered of pending record seq's failed
+// attempts; ok is false when seq is not pending.
+func (s *Store) Tries(seq uint64) (tr Tries, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		k := u64(int64(seq))
+		if tx.Bucket(bucketOutbox).Get(k) == nil {
+			return nil
+		}
+		ok = true
+		if v := tx.Bucket(bucketOutboxTries).Get(k); v != nil {
+			return json.Unmarshal(v, &tr)
+		}
+		return nil
+	})
+	return tr, ok, err
+}

@@ -23,6 +23,7 @@ type Alerts struct {
 
 	paused      bool
 	deadLetters int64
+	stuck       int64
 	old         bool
 	done        chan struct{}
 }
@@ -73,6 +74,11 @@ func (a *Alerts) check() {
 			"new", up.DeadLetters-a.deadLetters, "total", up.DeadLetters)
 	}
 	a.deadLetters = up.DeadLetters
+	if up.Stuck > a.stuck {
+		a.log.Warn("outbox records stuck: central keeps failing them; they are retried, `enneo-edge outbox list` shows them and `outbox dead-letter SEQ` gives one up",
+			"new", up.Stuck-a.stuck, "total", up.Stuck)
+	}
+	a.stuck = up.Stuck
 
 	st, err := a.store.OutboxStatus()
 	if err != nil {

@@ -31,4 +31,7 @@ type UpstreamStatus struct {
 	Paused      bool   `json:"paused"`
 	PauseReason string `json:"pauseReason,omitempty"`
 	DeadLetters int64  `json:"deadLetters"`
+	// Stuck counts pending records failing for longer than
+	// upstream.stuck_after.
+	Stuck int64 `json:"stuck"`
 }

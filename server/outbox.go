@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -17,10 +18,15 @@ const (
 	outboxHeadShown  = 20
 	deadLettersShown = 100
 	maxDeadLetters   = 10000
+	stuckShown       = 100
 )
 
-// ForwarderStatus is the forwarder as the outbox route sees it.
-type ForwarderStatus interface{ Status() upstream.Status }
+// ForwarderStatus is the forwarder as the outbox routes see it.
+type ForwarderStatus interface {
+	Status() upstream.Status
+	StuckAfter() time.Duration
+	RetryNow()
+}
 
 type forwarderRef struct{ f ForwarderStatus }
 
@@ -53,12 +59,87 @@ func (s *Server) outbox(ctx *fasthttp.RequestCtx) {
 	if dead == nil {
 		dead = []db.DeadLetter{}
 	}
-	var fwd any
+	var (
+		fwd        any
+		stuck      = []db.Stuck{}
+		stuckTotal int64
+	)
 	if ref := s.forwarder.Load(); ref != nil {
 		fwd = ref.f.Status()
+		if stuck, stuckTotal, err = s.store.StuckOutbox(time.Now().Add(-ref.f.StuckAfter()), stuckShown); err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+		if stuck == nil {
+			stuck = []db.Stuck{}
+		}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "outbox": st, "forwarder": fwd,
-		"head": head, "deadLetters": dead})
+		"head": head, "deadLetters": dead, "stuck": stuck, "stuckTotal": stuckTotal})
+}
+
+// retryPending ends the forwarder's backoffs so pending record seq (and
+// every other) is tried at once.
+func (s *Server) retryPending(ctx *fasthttp.RequestCtx) {
+	seq, ok := s.pendingSeq(ctx)
+	if !ok {
+		return
+	}
+	ref := s.forwarder.Load()
+	if ref == nil {
+		s.writeError(ctx, fmt.Errorf("%w: outbox record %d: nothing is forwarded (air-gapped: no upstream.url)", db.ErrConflict, seq))
+		return
+	}
+	ref.f.RetryNow()
+	s.log.Info("outbox: operator asked to retry now", "seq", seq)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "retrying": seq})
+}
+
+// deadLetterPending moves a pending record to the dead letters by hand,
+// with central's last answer as the reason: for a record central keeps
+// refusing with 5xx, which the forwarder would retry forever. The ticket's
+// later records park behind it, as behind any dead letter.
+func (s *Server) deadLetterPending(ctx *fasthttp.RequestCtx) {
+	seq, ok := s.pendingSeq(ctx)
+	if !ok {
+		return
+	}
+	tr, _, err := s.store.Tries(seq)
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	reason := "dead-lettered by an operator"
+	if tr.LastError != "" {
+		reason += "; last answer: " + tr.LastError
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.limits.CommitTimeout)
+	defer cancel()
+	if err := s.store.DeadLetter(c, seq, db.DeadReason{Status: tr.LastStatus, Reason: reason}); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	s.log.Warn("outbox: record dead-lettered by an operator", "seq", seq, "attempts", tr.Attempts, "lastError", tr.LastError)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "deadLettered": seq})
+}
+
+// pendingSeq reads the {seq} of a route about a pending record and
+// answers 400 or 404 itself when there is none.
+func (s *Server) pendingSeq(ctx *fasthttp.RequestCtx) (uint64, bool) {
+	seq, err := strconv.ParseUint(pathParam(ctx, "seq"), 10, 64)
+	if err != nil || seq == 0 {
+		s.writeError(ctx, fmt.Errorf("%w: seq: must be a positive integer", errBadRequest))
+		return 0, false
+	}
+	_, ok, err := s.store.Tries(seq)
+	if err == nil && !ok {
+		err = fmt.Errorf("outbox record %d is not pending: %w", seq, db.ErrNotFound)
+	}
+	if err != nil {
+		s.writeError(ctx, err)
+		return 0, false
+	}
+	return seq, true
 }
 
 // deadLetters lists dead letters; ?limit=N (default 100, at most 10000).

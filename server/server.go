@@ -121,6 +121,8 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/edge/v1/outbox/dead", s.authed(s.deadLetters))
 	r.POST("/edge/v1/outbox/dead/retry", s.authed(s.retryAllDeadLetters))
 	r.POST("/edge/v1/outbox/dead/{seq}/retry", s.authed(s.retryDeadLetter))
+	r.POST("/edge/v1/outbox/{seq}/retry", s.authed(s.retryPending))
+	r.POST("/edge/v1/outbox/{seq}/dead-letter", s.authed(s.deadLetterPending))
 	r.GET("/", s.statusPage)
 	r.GET("/edge/v1/status", s.authed(s.status))
 	r.GET("/edge/v1/backup", s.authed(s.backup))

@@ -22,7 +22,10 @@ type Status struct {
 	Parked         int64      `json:"parked"`
 	// Lookups counts the records asked about at central before a re-send;
 	// LookupsFound those central had already (each a duplicate avoided).
-	Lookups             int64      `json:"lookups"`
+	Lookups int64 `json:"lookups"`
+	// StuckAfterSeconds is how long a record may keep failing before it
+	// is reported stuck (upstream.stuck_after).
+	StuckAfterSeconds   float64    `json:"stuckAfterSeconds"`
 	LookupsFound        int64      `json:"lookupsFound"`
 	LastSuccessAt       *time.Time `json:"lastSuccessAt,omitempty"`
 	LastError           string     `json:"lastError,omitempty"`
@@ -37,7 +40,7 @@ func (f *Forwarder) Status() Status {
 	s := Status{
 		Workers: f.opt.Workers, InFlight: len(f.busy), FailuresInARow: f.failures,
 		Delivered: f.st.delivered, Retried: f.st.retried, DeadLettered: f.st.dead, Parked: f.st.parked,
-		Lookups: f.st.lookups, LookupsFound: f.st.found,
+		Lookups: f.st.lookups, LookupsFound: f.st.found, StuckAfterSeconds: f.opt.StuckAfter.Seconds(),
 		LastError: f.st.lastError,
 	}
 	for _, until := range f.waiting {
@@ -60,4 +63,24 @@ func (f *Forwarder) Status() Status {
 		s.SecondsSinceSuccess = now.Sub(at).Seconds()
 	}
 	return s
+}
+
+// StuckAfter is how long a record may keep failing before it is reported
+// stuck.
+func (f *Forwarder) StuckAfter() time.Duration { return f.opt.StuckAfter }
+
+// RetryNow ends every backoff, the queue's and each key's, and looks for
+// records at once: an operator's "try again now" after fixing central.
+func (f *Forwarder) RetryNow() {
+	f.mu.Lock()
+	f.openTill, f.failures = time.Time{}, 0
+	clear(f.waiting)
+	if f.paused != nil {
+		f.probeAt = f.clock.Now()
+	}
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
 }
