@@ -372,3 +372,64 @@ func TestPruneSyncedKeepsLiveCalls(t *testing.T) {
 		t.Fatalf("pruned %d (%v) finished calls, want 2", n, err)
 	}
 }
+
+// TestDeadFollowUpHoldsBackTheTicket: a ticket's later records wait behind
+// any dead letter of that ticket, not only behind a dead callReceived, and
+// retrying the dead letter sends them again in their order.
+func TestDeadFollowUpHoldsBackTheTicket(t *testing.T) {
+	s, _ := openForwardTest(t)
+	ctx := context.Background()
+	a := call(t, s, "a") // seq 1
+	if err := s.MarkDelivered(ctx, 1, 700); err != nil {
+		t.Fatal(err)
+	}
+	ac := followUp(t, s, KindAgentConnected, a, true) // seq 2
+	cc := followUp(t, s, KindCallCompleted, a, true)  // seq 3
+	if err := s.DeadLetter(ctx, ac, DeadReason{Status: 409, Reason: "central answered 409"}); err != nil {
+		t.Fatal(err)
+	}
+	dead, _, err := s.DeadLetters(10)
+	if err != nil || len(dead) != 2 || dead[1].Seq != cc || !dead[1].Parked {
+		t.Fatalf("callCompleted not parked behind the dead agentConnected: %+v %v", dead, err)
+	}
+	// A follow-up that arrives later is held back too.
+	late := followUp(t, s, KindCallCompleted, a, true)
+	got, err := s.NextOutbox(10, 100, func(string) bool { return false })
+	if err != nil || len(got) != 1 || got[0].Record.Seq != late || got[0].BlockedBy != ac {
+		t.Fatalf("late follow-up: %+v %v", got, err)
+	}
+	if n, err := s.RetryDead(ctx, ac); err != nil || n != 2 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	got, err = s.NextOutbox(10, 100, func(string) bool { return false })
+	if err != nil || len(got) != 1 || got[0].Record.Seq != ac || got[0].BlockedBy != 0 {
+		t.Fatalf("after retry the agentConnected goes first, unblocked: %+v %v", got, err)
+	}
+}
+
+// TestAgentKeyOrdersPresenceWithFollowUps: a presence change of an agent
+// waits for that agent's earlier call follow-up, though they belong to
+// different keys otherwise.
+func TestAgentKeyOrdersPresenceWithFollowUps(t *testing.T) {
+	s, _ := openForwardTest(t)
+	ctx := context.Background()
+	a := call(t, s, "a") // seq 1
+	if err := s.MarkDelivered(ctx, 1, 700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendOutbox(ctx, OutboxRecord{Kind: KindCallCompleted, TicketID: a, UserID: 42, Body: []byte(`{"channelId":"a"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendOutbox(ctx, OutboxRecord{Kind: KindRoutingStatus, UserID: 42, Body: []byte(`{"callRoutingStatus":"unavailable"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.NextOutbox(10, 100, func(string) bool { return false })
+	if err != nil || fmt.Sprint(kinds(got)) != "[2:callCompleted]" {
+		t.Fatalf("presence overtook the agent's callCompleted: %v %v", kinds(got), err)
+	}
+	busyTicket := func(k string) bool { return k == string(ticketKey(a)) }
+	got, err = s.NextOutbox(10, 100, busyTicket)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("presence sent while the agent's callCompleted is in flight: %v %v", kinds(got), err)
+	}
+}
