@@ -19,6 +19,7 @@ import (
 type syncer struct {
 	store  *db.Store
 	fwd    *upstream.Forwarder // nil when air-gapped
+	puller *upstream.Puller    // nil when air-gapped or upstream.pull_interval is 0
 	pruner *retention.Pruner   // nil when tickets are kept forever
 	log    *slog.Logger
 }
@@ -32,14 +33,20 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 		if err != nil {
 			return nil, err
 		}
-		s.fwd = upstream.New(store, upstream.NewHTTPClient(u.Workers, tlsConfig), log, nil, upstream.Options{
+		opt := upstream.Options{
 			URL: u.URL, Token: u.Token, Workers: u.Workers, Timeout: u.Timeout.Duration,
 			BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
 			PausedRetry: u.PausedRetry.Duration, MaxAttempts: u.MaxAttempts,
 			Auth: u.Auth, InternalToken: u.InternalToken, LookupDelay: u.LookupDelay.Duration,
 			StuckAfter: u.StuckAfter.Duration,
 			OnAnswer:   metrics.ObserveUpstream,
-		})
+		}
+		client := upstream.NewHTTPClient(u.Workers, tlsConfig)
+		s.fwd = upstream.New(store, client, log, nil, opt)
+		if every := u.PullInterval.Duration; every > 0 {
+			opt.OnAnswer = nil
+			s.puller = upstream.NewPuller(store, client, log, opt, every)
+		}
 	}
 	if keep := cfg.Retention.Synced.Duration; keep > 0 {
 		s.pruner = retention.New(store, log, keep, 0, nil, nil)
@@ -59,6 +66,15 @@ func (s *syncer) status() server.UpstreamStatus {
 	}
 	if _, n, err := s.store.StuckOutbox(time.Now().Add(-s.fwd.StuckAfter()), 0); err == nil {
 		st.Stuck = n
+	}
+	if s.puller != nil {
+		d := &server.DirectoryStatus{}
+		if ds, err := s.store.DirectoryState(); err == nil && !ds.PulledAt.IsZero() {
+			at := ds.PulledAt
+			d.PulledAt, d.AgeSeconds, d.Agents, d.Lines = &at, time.Since(at).Seconds(), ds.Agents, ds.Lines
+		}
+		d.LastError, _ = s.puller.LastError()
+		st.Directory = d
 	}
 	f := s.fwd.Status()
 	if f.LastSuccessAt != nil {
@@ -83,6 +99,10 @@ func (s *syncer) start(srv *server.Server) (stop func()) {
 		go s.fwd.Run(ctx)
 		closers = append(closers, s.fwd.Close)
 		s.log.Info("forwarding to central")
+		if s.puller != nil {
+			go s.puller.Run(ctx)
+			closers = append(closers, s.puller.Close)
+		}
 	} else {
 		s.log.Info("air-gapped: no upstream.url, nothing is forwarded; the outbox keeps every record")
 	}

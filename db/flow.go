@@ -347,7 +347,18 @@ func anyOnlineServes(tx *bolt.Tx, tag int64) bool {
 // admit decides what becomes of a new routing=native call: it waits for
 // an agent, or is declined at once when no logged-in agent has its skill.
 func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
-	q.PrimaryTagID = f.s.routing.SubchannelTags[q.SubchannelID]
+	tag, ok := f.s.routing.SubchannelTags[q.SubchannelID]
+	if !ok {
+		// The config names no skill for the line: central's line may.
+		l, err := lineOf(f.tx, q.SubchannelID)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			tag = l.TagID
+		}
+	}
+	q.PrimaryTagID = tag
 	if !anyOnlineServes(f.tx, q.PrimaryTagID) {
 		q.Status, q.DeclineReasonCode = model.QueueDeclined, DeclineNoAgents
 		q.DeclineReasonMessage = "No agent with matching skills is logged in"

@@ -22,11 +22,12 @@ var (
 	bucketOutboxTries      = []byte("outbox_tries")  // seq -> failed attempts of a pending record
 	bucketDeadLetters      = []byte("dead_letters")  // order key + seq -> DeadLetter
 	bucketSynced           = []byte("synced")        // syncedAt + ticket ID -> nil, for retention
+	bucketLines            = []byte("lines")         // subchannel ID -> model.Line (pulled from central)
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
 		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
-		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced}
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines}
 )
 
 // Keys in the meta bucket.
@@ -38,6 +39,7 @@ var (
 	metaOutboxDead      = []byte("outbox_dead")       // dead letter count
 	metaOutboxPaused    = []byte("outbox_paused")     // PauseState JSON while central refuses our token
 	metaOutboxSendLease = []byte("outbox_send_lease") // highest seq the forwarder may have sent
+	metaDirectory       = []byte("directory")         // DirectoryState JSON: the last pull from central
 	metaTickets         = []byte("tickets_count")     // tickets stored (see counts.go)
 	metaCustomers       = []byte("customers_count")   // customers in the directory
 	metaTicketsExact    = []byte("tickets_count_exact")

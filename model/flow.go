@@ -15,8 +15,26 @@ type Agent struct {
 	Name        string          `json:"name"`
 	SkillTagIDs []int64         `json:"skillTagIds"`
 	RawData     json.RawMessage `json:"rawData"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	// Source is "central" for an agent pulled from central enneo, empty
+	// for one PUT at the edge.
+	Source    string    `json:"source,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Line is a phone line (an enneo subchannel) with the ACD settings the
+// edge's distributor applies to its calls, as pulled from central.
+type Line struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name,omitempty"`
+	// RingTimeSeconds (acdRingTimeSeconds) and ACWSeconds (acdAcwSeconds)
+	// replace routing.ring_timeout and routing.acw for calls on the line;
+	// 0 keeps them.
+	RingTimeSeconds int64 `json:"ringTimeSeconds,omitempty"`
+	ACWSeconds      int64 `json:"acwSeconds,omitempty"`
+	// TagID is the skill the line's calls need, when central names one;
+	// routing.subchannel_tags wins for a line it lists.
+	TagID int64 `json:"tagId,omitempty"`
 }
 
 // AgentView is an agent with their presence, as GET /edge/v1/agents shows.

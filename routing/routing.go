@@ -33,6 +33,10 @@ type Agent struct {
 	Since time.Time
 	// Ticket is the call the agent rings for, talks on or wraps up; 0 none.
 	Ticket int64
+	// RingTimeout and ACW, when set, replace Config's for this agent's
+	// current call: the phone line it came in on has its own (the line
+	// settings pulled from central).
+	RingTimeout, ACW time.Duration
 }
 
 // Serves reports whether the agent has the skill an entry with tag needs;
@@ -155,10 +159,17 @@ func DueAt(cfg Config, now time.Time, agents []Agent, waiting []Entry) Due {
 	var d Due
 	for i := range agents {
 		a := &agents[i]
+		ring, acw := cfg.RingTimeout, cfg.ACW
+		if a.RingTimeout > 0 {
+			ring = a.RingTimeout
+		}
+		if a.ACW > 0 {
+			acw = a.ACW
+		}
 		switch {
-		case a.Status == BeingConnected && !now.Before(a.Since.Add(cfg.RingTimeout)):
+		case a.Status == BeingConnected && !now.Before(a.Since.Add(ring)):
 			d.RingExpired = append(d.RingExpired, a.ID)
-		case a.Status == ACW && !now.Before(a.Since.Add(cfg.ACW)):
+		case a.Status == ACW && !now.Before(a.Since.Add(acw)):
 			d.ACWDone = append(d.ACWDone, a.ID)
 		}
 	}

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -191,4 +192,19 @@ func TestLoopTicksAndStops(t *testing.T) {
 	l2 := NewLoop(exp, time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	l2.Close()
 	l2.Run(context.Background())
+}
+
+func TestDueAtUsesTheLinesTimers(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{RingTimeout: 20 * time.Second, ACW: 30 * time.Second}
+	agents := []Agent{
+		{ID: 1, Status: BeingConnected, Since: t0, Ticket: 9, RingTimeout: 5 * time.Second},
+		{ID: 2, Status: BeingConnected, Since: t0, Ticket: 8},
+		{ID: 3, Status: ACW, Since: t0, Ticket: 7, ACW: 2 * time.Second},
+		{ID: 4, Status: ACW, Since: t0, Ticket: 6},
+	}
+	d := DueAt(cfg, t0.Add(5*time.Second), agents, nil)
+	if fmt.Sprint(d.RingExpired, d.ACWDone) != "[1] [3]" {
+		t.Fatalf("due %v %v, want the line's timers for agents 1 and 3 only", d.RingExpired, d.ACWDone)
+	}
 }

@@ -161,6 +161,13 @@ func (m *Metrics) watch(s *Server) {
 		return st.OldestPendingAge, err
 	})
 	gauge("edge_outbox_dead_letters", func() (float64, error) { return float64(s.upstreamStatus().DeadLetters), nil })
+	gauge("edge_directory_age_seconds", func() (float64, error) {
+		// -1: not pulled (air-gapped, pull off, or never reached central).
+		if d := s.upstreamStatus().Directory; d != nil && d.PulledAt != nil {
+			return d.AgeSeconds, nil
+		}
+		return -1, nil
+	})
 	gauge("edge_outbox_stuck_records", func() (float64, error) { return float64(s.upstreamStatus().Stuck), nil })
 	gauge("edge_outbox_paused", func() (float64, error) { return b2f(s.upstreamStatus().Paused), nil })
 	gauge("edge_upstream_reachable", func() (float64, error) {

@@ -34,4 +34,17 @@ type UpstreamStatus struct {
 	// Stuck counts pending records failing for longer than
 	// upstream.stuck_after.
 	Stuck int64 `json:"stuck"`
+	// Directory is the last-known copy of central's agents and lines; nil
+	// when it is not pulled.
+	Directory *DirectoryStatus `json:"directory,omitempty"`
+}
+
+// DirectoryStatus is the age and size of the agents and lines last pulled
+// from central.
+type DirectoryStatus struct {
+	PulledAt   *time.Time `json:"pulledAt"` // nil: never pulled
+	AgeSeconds float64    `json:"ageSeconds"`
+	Agents     int        `json:"agents"`
+	Lines      int        `json:"lines"`
+	LastError  string     `json:"lastError,omitempty"`
 }

@@ -133,20 +133,24 @@ func IdempotencyKey(r db.OutboxRecord) string {
 // knowing. Only the forwarder decides about a second attempt, after a
 // lookup.
 func (f *Forwarder) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+	return newRequest(ctx, &f.opt, method, path, body)
+}
+
+func newRequest(ctx context.Context, o *Options, method, path string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, f.opt.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, o.URL+path, rd)
 	if err != nil {
 		return nil, err
 	}
 	req.GetBody = nil
-	if f.opt.Auth == AuthBearer || f.opt.Auth == AuthBoth {
-		req.Header.Set("Authorization", "Bearer "+f.opt.Token)
+	if o.Auth == AuthBearer || o.Auth == AuthBoth {
+		req.Header.Set("Authorization", "Bearer "+o.Token)
 	}
-	if f.opt.Auth == AuthInternal || f.opt.Auth == AuthBoth {
-		req.Header.Set("x-internal-communication-token", f.opt.InternalToken)
+	if o.Auth == AuthInternal || o.Auth == AuthBoth {
+		req.Header.Set("x-internal-communication-token", o.InternalToken)
 	}
 	req.Header.Set("User-Agent", "enneo-edge")
 	return req, nil
