@@ -103,7 +103,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	waitFor("#waiting", "3")
-	if pending, upstream, rate := text("#pending"), text("#upstream"), text("#rate"); pending != "4" || upstream != "air-gapped" || rate == "–" {
+	if pending, upstream, rate := text("#pending"), text("#upstream"), text("#rate"); pending != "5" || upstream != "air-gapped" || rate == "–" {
 		t.Errorf("page shows outbox %q, upstream %q, rate %q", pending, upstream, rate)
 	}
 	if agents := text("#agents"); !strings.Contains(agents, "42") || !strings.Contains(agents, "interacting") {
@@ -115,7 +115,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal(a.raw)
 	}
 	waitFor("#waiting", "4")
-	waitFor("#pending", "5")
+	waitFor("#pending", "6") // the calls and agent 42's presence
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
