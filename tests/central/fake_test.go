@@ -54,10 +54,17 @@ type ticket struct {
 
 func newFake(t *testing.T, ambiguous float64, late time.Duration) *fake {
 	t.Helper()
+	return newFakeAt(t, "127.0.0.1:0", ambiguous, late)
+}
+
+// newFakeAt starts the fake on addr (a port reserved earlier, for an edge
+// that was configured before central came up).
+func newFakeAt(t *testing.T, addr string, ambiguous float64, late time.Duration) *fake {
+	t.Helper()
 	f := &fake{rnd: rand.New(rand.NewPCG(1, 2)), ambiguous: ambiguous, late: late, nextID: 5000,
 		tickets: map[int64]*ticket{}, byChannel: map[string][]int64{}, presence: map[int64]string{},
 		tricks: map[string]int{}, agents: `[]`, lines: `[]`}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
