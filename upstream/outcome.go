@@ -143,12 +143,7 @@ func (f *Forwarder) succeeded(gen uint64) {
 // comes next finds what a slow central committed meanwhile.
 func (f *Forwarder) failed(rd db.Ready, res result) {
 	msg := res.describe()
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	attempts, err := f.store.RecordFailure(wctx, rd.Record.Seq, db.Failure{Status: res.status, Msg: msg, Ambiguous: res.ambiguous})
-	if err != nil {
-		f.log.Error("outbox: record failure", "seq", rd.Record.Seq, "err", err)
-	}
+	attempts, _ := f.recordFailure(rd, res, msg)
 	f.mu.Lock()
 	f.failures++
 	f.st.retried++
@@ -195,15 +190,24 @@ func (f *Forwarder) backoffKeys(keys []string, attempts int, floor ...time.Durat
 	f.mu.Unlock()
 }
 
-// refuse handles a 4xx about the record itself: try again a few times
-// (central may have been mid-deploy), then dead-letter it.
-func (f *Forwarder) refuse(rd db.Ready, res result) {
-	msg := res.describe()
+// recordFailure stores a failed attempt (durably ambiguous when it was)
+// and returns the attempts so far.
+func (f *Forwarder) recordFailure(rd db.Ready, res result, msg string) (int, error) {
 	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	attempts, err := f.store.RecordFailure(wctx, rd.Record.Seq, db.Failure{Status: res.status, Msg: msg, Ambiguous: res.ambiguous})
 	if err != nil {
 		f.log.Error("outbox: record failure", "seq", rd.Record.Seq, "err", err)
+	}
+	return attempts, err
+}
+
+// refuse handles a 4xx about the record itself: try again a few times
+// (central may have been mid-deploy), then dead-letter it.
+func (f *Forwarder) refuse(rd db.Ready, res result) {
+	msg := res.describe()
+	attempts, err := f.recordFailure(rd, res, msg)
+	if err != nil {
 		f.backoffKeys(rd.Keys, 1)
 		return
 	}
@@ -220,6 +224,8 @@ func (f *Forwarder) refuse(rd db.Ready, res result) {
 		return
 	}
 	why := db.DeadReason{Status: res.status, Reason: msg, Response: res.body}
+	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
 	if err := f.store.DeadLetter(wctx, rd.Record.Seq, why); err != nil {
 		f.log.Error("outbox: dead-letter", "seq", rd.Record.Seq, "err", err)
 		f.backoffKeys(rd.Keys, attempts)
