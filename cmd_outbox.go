@@ -93,6 +93,9 @@ func runOutbox(args []string) error {
 			// Not a dead letter: a pending record, to be tried now.
 			raw, err = cl.do("POST", "/edge/v1/outbox/"+rest[1]+"/retry")
 			out = func([]byte) error { fmt.Printf("record %d is pending: trying it now\n", seq); return nil }
+			if errors.Is(err, errNotFound) {
+				return fmt.Errorf("retry: record %d is neither a dead letter nor pending (delivered already?)", seq)
+			}
 		}
 	case rest[0] == "dead-letter" && len(rest) == 2:
 		seq, perr := strconv.ParseUint(rest[1], 10, 64)

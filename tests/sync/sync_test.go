@@ -162,7 +162,7 @@ func TestRefusedRecordsAreDeadLettered(t *testing.T) {
 		t.Fatalf("after retry: %d channels in %d requests, want 50 once each", len(seen), rec.count())
 	}
 	out, err = exec.Command(binary, "outbox", "-config", cfg, "-url", edge.URL, "retry", "3").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "404: dead letter 3: not found") {
+	if err == nil || !strings.Contains(string(out), "record 3 is neither a dead letter nor pending") {
 		t.Fatalf("retry of a delivered record: %v\n%s", err, out)
 	}
 }
