@@ -250,12 +250,6 @@ func (f *fake) snapshot() (byChannel map[string][]*ticket, presence map[int64]st
 	return byChannel, presence, f.routed, append([]string(nil), f.bad...), tricks
 }
 
-func (f *fake) setAmbiguous(share float64) {
-	f.mu.Lock()
-	f.ambiguous = share
-	f.mu.Unlock()
-}
-
 func num(v any) int64 {
 	switch n := v.(type) {
 	case json.Number:
