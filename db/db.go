@@ -82,6 +82,7 @@ type Store struct {
 	stopped chan struct{}
 	stats   commitStats
 
+	backingUp   atomic.Bool // one backup at a time (backup.go)
 	running     atomic.Bool
 	onCommit    func(writes int, took time.Duration, err error)
 	defaultFill bool // see Options
