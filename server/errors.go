@@ -46,6 +46,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	if code == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="enneo-edge"`)
+		msg = errUnauthorized.Error() // the reason is for the log only
 	}
 	if code == fasthttp.StatusServiceUnavailable {
 		ctx.Response.Header.Set("Retry-After", "1")
