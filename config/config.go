@@ -223,8 +223,8 @@ func Default() Config {
 			MaxBodyBytes:    1 * mib,
 			// A call with a long transcript is a few KiB.
 			MaxCallBodyBytes: 128 * kib,
-			ReadBufferBytes: 16 * kib,
-			MaxConnections:  4096,
+			ReadBufferBytes:  16 * kib,
+			MaxConnections:   4096,
 			// A group commit carries up to 512 calls; two commits' worth
 			// keeps the disk busy without a queue that only adds latency.
 			MaxPendingCommits: 1024,

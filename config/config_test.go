@@ -243,7 +243,9 @@ func TestValidate(t *testing.T) {
 		{"site id max", func(c *Config) { c.Site.ID = 9999 }, ""},
 		{"region digits", func(c *Config) { c.Site.PhoneRegion = "D1" }, "site.phone_region"},
 		{"region empty", func(c *Config) { c.Site.PhoneRegion = "" }, "site.phone_region"},
-		{"duplicate token", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Role: "pbx"}, {Token: "0123456789abcdef", Role: "pbx"}} }, "auth.tokens[1]"},
+		{"duplicate token", func(c *Config) {
+			c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Role: "pbx"}, {Token: "0123456789abcdef", Role: "pbx"}}
+		}, "auth.tokens[1]"},
 		{"jwt secret ok", func(c *Config) { c.Auth.JWTSecret = "k8Jd2LqP0zXv7Rn4Wm1Bt6Yc9Hs3Gf5A" }, ""},
 		{"jwt secret short", func(c *Config) { c.Auth.JWTSecret = strings.Repeat("s", 31) }, "auth.jwt_secret"},
 		{"public key ok", func(c *Config) { c.Auth.JWTPublicKeyFile = keyFile }, ""},
