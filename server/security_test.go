@@ -274,3 +274,15 @@ func TestCallBodyLimitAndRate(t *testing.T) {
 		t.Fatalf("30 calls at once with a rate of 5/s: %v", codes)
 	}
 }
+
+// TestCustomerFieldsAreBounded: a 900 KB firstname is refused, not stored.
+func TestCustomerFieldsAreBounded(t *testing.T) {
+	e := newEnv(t)
+	body := `{"id":"big","phones":["+49301234567"],"firstname":"` + strings.Repeat("x", 900<<10) + `"}` + "\n"
+	if a := e.do("PUT", "/edge/v1/customers", body); a.code != 400 || !strings.Contains(a.raw, "firstname") {
+		t.Fatalf("900 KB firstname: %d %.200s", a.code, a.raw)
+	}
+	if a := e.do("GET", "/edge/v1/customers/big", ""); a.code != 404 {
+		t.Fatalf("the refused customer was stored: %d", a.code)
+	}
+}
