@@ -26,7 +26,7 @@ const (
 
 // env is a real server on a loopback port over a real bbolt file.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	store  *db.Store
 	client *http.Client
@@ -50,7 +50,7 @@ func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 }
 
 // newEnvLogged is newEnvWith with the server's logger and options.
-func newEnvLogged(t *testing.T, so db.Options, log *slog.Logger, srvOpts []Option, opts ...envOption) *env {
+func newEnvLogged(t testing.TB, so db.Options, log *slog.Logger, srvOpts []Option, opts ...envOption) *env {
 	t.Helper()
 	ao := auth.Options{Tokens: []string{testToken}, JWTSecret: []byte(testJWTSecret), Leeway: time.Minute}
 	lim := Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute,
