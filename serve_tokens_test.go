@@ -172,3 +172,36 @@ func TestCLITokenNeverFromTheCommandLine(t *testing.T) {
 		t.Fatal("cliToken without any token")
 	}
 }
+
+// TestBareConfiguredTokenKeepsFullAccessAndIsWarned: a config written
+// before roles keeps working as it did, and the start says so.
+func TestBareConfiguredTokenKeepsFullAccessAndIsWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.toml")
+	if err := os.WriteFile(path, []byte("[auth]\ntokens = [\"legacy-token-Qx7Lm2Vb9Rt4\", { token = \"pbx-token-Zw3Kp8Jn5Hs1\" }]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "edge.db")
+	store, done := openStore(t, cfg.Storage.Path)
+	defer done()
+	var logs bytes.Buffer
+	o, err := apiTokens(cfg, store, io.Discard, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := auth.New(o)
+	for tok, want := range map[string]auth.Role{"legacy-token-Qx7Lm2Vb9Rt4": auth.RoleAdmin, "pbx-token-Zw3Kp8Jn5Hs1": auth.RolePBX} {
+		if r, err := a.Authenticate(auth.Credentials{Authorization: []byte("Bearer " + tok)}); r != want || err != nil {
+			t.Errorf("%s: %v %v, want %v", tok, r, err, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "auth.tokens[0]") || strings.Contains(logs.String(), "auth.tokens[1]") {
+		t.Fatalf("warning:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "legacy-token") {
+		t.Fatal("the warning shows the token")
+	}
+}
