@@ -113,6 +113,16 @@ func (a Auth) TokensFor(role string) []string {
 	return out
 }
 
+func isExampleSecret(s string) bool {
+	lower := strings.ToLower(s)
+	for _, ex := range exampleSecrets() {
+		if lower == ex {
+			return true
+		}
+	}
+	return false
+}
+
 func isRole(s string) bool {
 	switch s {
 	case "pbx", "admin", "metrics", "viewer":
@@ -184,12 +194,10 @@ func (a *Auth) validate() []error {
 // example value from the documentation, or less estimated entropy than
 // minBits.
 func weakSecret(s string, minBits float64) string {
-	lower := strings.ToLower(s)
-	for _, ex := range exampleSecrets() {
-		if lower == ex {
-			return "is the example value from the documentation"
-		}
+	if isExampleSecret(s) {
+		return "is the example value from the documentation"
 	}
+	lower := strings.ToLower(s)
 	for _, w := range []string{"change-me", "changeme", "replace-me", "example"} {
 		if strings.Contains(lower, w) {
 			return fmt.Sprintf("looks like a placeholder (contains %q)", w)

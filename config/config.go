@@ -407,6 +407,10 @@ func (c *Config) Validate() error {
 	if strings.IndexFunc(u.Token, unicode.IsSpace) >= 0 {
 		add("upstream.token", "must not contain whitespace")
 	}
+	if isExampleSecret(u.Token) {
+		// Central issues it, so only the published placeholder is refused.
+		add("upstream.token", "is the example value from the documentation; use the token central issued")
+	}
 	if u.Workers < 1 || u.Workers > maxUpstreamWorkers {
 		add("upstream.workers", "must be between 1 and %d, got %d", maxUpstreamWorkers, u.Workers)
 	}
@@ -462,4 +466,3 @@ func (c *Config) Validate() error {
 
 	return errors.Join(errs...)
 }
-

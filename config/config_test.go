@@ -173,6 +173,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"example token", "[auth]\ntokens = [\"change-me-to-a-long-random-string\"]\n", []string{"auth.tokens[0]: is the example value"}, "change-me-to"},
 		{"repeated token", "[auth]\ntokens = [\"aaaaaaaaaaaaaaaa\"]\n", []string{"auth.tokens[0]: is too easy to guess"}, "aaaa"},
 		{"placeholder token", "[auth]\ntokens = [{ token = \"please-changeme-0123456789\", role = \"admin\" }]\n", []string{"auth.tokens[0]: looks like a placeholder"}, "please"},
+		{"example upstream token", "[upstream]\nurl = \"https://c.example/api/mind\"\ntoken = \"token-issued-by-central\"\n", []string{"upstream.token: is the example value"}, ""},
 		{"example jwt secret", "[auth]\njwt_secret = \"at-least-32-bytes-of-random-secret-data\"\n", []string{"auth.jwt_secret: is the example value"}, "at-least"},
 		{"low entropy jwt secret", "[auth]\njwt_secret = \"abababababababababababababababab\"\n", []string{"auth.jwt_secret: is too easy to guess"}, "abab"},
 		{"unknown role", "[auth]\ntokens = [{ token = \"Fq3-pbx-Zr8vLw2Nc5Tg\", role = \"root\" }]\n", []string{"auth.tokens[0]: role must be"}, ""},
