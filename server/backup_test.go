@@ -120,3 +120,48 @@ func TestSlowBackupReaderDoesNotStallCalls(t *testing.T) {
 		t.Fatalf("second backup during the first: %d, want 503", a.code)
 	}
 }
+
+// TestStalledBackupReaderIsCutOff: a client that never reads holds the
+// one backup slot only until the download's deadline; then the copy is
+// freed and the next backup runs.
+func TestStalledBackupReaderIsCutOff(t *testing.T) {
+	e := newEnv(t, func(_ *authOptions, l *Limits) { l.WriteTimeout = 100 * time.Millisecond })
+	big := []byte(`"` + strings.Repeat("x", 1<<20) + `"`)
+	for range 16 { // more than the socket buffers hold: the server's write blocks
+		if _, err := e.store.AppendOutbox(context.Background(), db.OutboxRecord{Kind: db.KindRoutingStatus, UserID: 1, Body: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.url+"/edge/v1/backup", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	stalled, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Body.Close() // never read
+	if a := e.do("GET", "/edge/v1/backup", ""); a.code != 503 {
+		t.Fatalf("second backup while the first is open: %d", a.code)
+	}
+	// The deadline is write_timeout + 1 s per 4 MiB: about 4 s here.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", e.url+"/edge/v1/backup", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if n != resp.ContentLength {
+				t.Fatalf("backup after the stalled one: %d of %d bytes", n, resp.ContentLength)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled reader still holds the backup slot: %d", resp.StatusCode)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
