@@ -25,25 +25,23 @@ func runBackup(args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file of the running server")
 	url := fs.String("url", "", "server base URL (default: from server.listen)")
-	token := fs.String("token", "", "API token (default: $ENNEO_EDGE_TOKEN, then the first of auth.tokens)")
+	tokenFile := fs.String("token-file", "", "file holding the admin API token (default: $ENNEO_EDGE_TOKEN, then the first admin token of auth.tokens)")
+	// No -token: a command line is visible to every user in ps.
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token TOKEN] [-timeout D] FILE")
+		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token-file FILE] [-timeout D] FILE")
 	}
 	dest := fs.Arg(0)
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
-	tok := firstNonEmpty(*token, os.Getenv("ENNEO_EDGE_TOKEN"))
-	if tok == "" && len(cfg.Auth.Tokens) > 0 {
-		tok = cfg.Auth.Tokens[0]
-	}
-	if tok == "" {
-		return errors.New("no API token: pass -token, set ENNEO_EDGE_TOKEN or configure auth.tokens")
+	tok, err := cliToken(*tokenFile, cfg)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	base := *url
 	if base == "" {
@@ -151,13 +149,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("backup: sync %s: %w", dir, err)
 	}
 	return nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -58,8 +58,8 @@ func runOutbox(args []string) error {
 			*base = "https://" + strings.TrimPrefix(*base, "http://")
 		}
 	}
-	if *token == "" && len(cfg.Auth.Tokens) > 0 {
-		*token = cfg.Auth.Tokens[0]
+	if admin := cfg.Auth.TokensFor("admin"); *token == "" && len(admin) > 0 {
+		*token = admin[0]
 	}
 	if *token == "" {
 		return errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN (the token printed at first start)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,7 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/phone"
@@ -46,9 +44,16 @@ func runServe(args []string) error {
 	if err := precheck(cfg.Storage.Path); err != nil {
 		return err
 	}
+	maxSize, derived, err := db.ResolveMaxSize(cfg.Storage.Path, cfg.Storage.MaxSizeBytes)
+	if err != nil {
+		return err
+	}
+	if derived {
+		log.Info("storage.max_size_bytes derived from the free disk", "bytes", maxSize, "keptIn", db.MaxSizeFile(cfg.Storage.Path))
+	}
 	metrics := server.NewMetrics()
 	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
-		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		MaxSize: maxSize, OnCommit: metrics.ObserveCommit,
 		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
 		DisableWAL: !cfg.Storage.WAL,
 		Routing: routing.Config{
@@ -92,7 +97,14 @@ func runServe(args []string) error {
 		return fmt.Errorf("upstream.ca_file: %w", err)
 	}
 	upstream := syncer.status
-	tokens, err := apiTokens(cfg, store, os.Stdout)
+	// Bind first: a token generated for a start that then fails to bind
+	// would be one nobody ever used.
+	ln, certs, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	tokens, err := apiTokens(cfg, store, os.Stdout, log)
 	if err != nil {
 		return err
 	}
@@ -112,8 +124,12 @@ func runServe(args []string) error {
 		ReadBufferBytes: cfg.Server.ReadBufferBytes,
 		MaxConnections:  cfg.Server.MaxConnections,
 
-		MaxPendingCommits: cfg.Server.MaxPendingCommits,
-	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
+		MaxPendingCommits:       cfg.Server.MaxPendingCommits,
+		MaxConnsPerIP:           cfg.Server.MaxConnsPerIP,
+		MaxCallBodyBytes:        cfg.Server.MaxCallBodyBytes,
+		CallsPerSecondPerClient: cfg.Server.MaxCallsPerSecondPerClient,
+	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream),
+		server.WithTLS(certs != nil))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
 	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
@@ -127,10 +143,6 @@ func runServe(args []string) error {
 	// Registered after the store's close, so it runs before it: the
 	// forwarder and pruner stop before the commit loop does.
 	defer stopSync()
-	ln, certs, err := listen(cfg)
-	if err != nil {
-		return err
-	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read this line to learn the port when listen is :0.
@@ -190,54 +202,6 @@ func reloadCerts(certs *tlsconf.Reloader, log *slog.Logger) {
 		return
 	}
 	log.Info("SIGHUP: TLS certificate reloaded", "notAfter", certs.NotAfter())
-}
-
-// apiTokens returns the configured tokens, or the one generated at first
-// start. A generated token is stored before it is printed, and printed only
-// the time it is made.
-func apiTokens(cfg config.Config, store *db.Store, out io.Writer) ([]string, error) {
-	if len(cfg.Auth.Tokens) > 0 {
-		return cfg.Auth.Tokens, nil
-	}
-	tok, err := store.APIToken()
-	if err != nil {
-		return nil, fmt.Errorf("read stored api token: %w", err)
-	}
-	if tok != "" {
-		return []string{tok}, nil
-	}
-	if tok, err = auth.GenerateToken(); err != nil {
-		return nil, err
-	}
-	if err := store.SetAPIToken(context.Background(), tok); err != nil {
-		return nil, fmt.Errorf("store generated api token: %w", err)
-	}
-	fmt.Fprintf(out, "enneo-edge generated an API token; it is shown only this once, keep it:\n\n    %s\n\n", tok)
-	return []string{tok}, nil
-}
-
-func newAuthenticator(cfg config.Config, tokens []string) (*auth.Authenticator, error) {
-	o := auth.Options{
-		Tokens:   tokens,
-		Issuer:   cfg.Auth.JWTIssuer,
-		Audience: cfg.Auth.JWTAudience,
-		Leeway:   cfg.Auth.JWTLeeway.Duration,
-	}
-	if cfg.Auth.JWTSecret != "" {
-		o.JWTSecret = []byte(cfg.Auth.JWTSecret)
-	}
-	if cfg.Auth.JWTPublicKeyFile != "" {
-		pem, err := os.ReadFile(cfg.Auth.JWTPublicKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("auth.jwt_public_key_file: %w", err)
-		}
-		o.JWTPublicKeyPEM = pem
-	}
-	a, err := auth.New(o)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	return a, nil
 }
 
 // newLogger writes text for a person at a terminal and JSON for the

@@ -19,7 +19,7 @@ Usage:
   enneo-edge check   [-config FILE] [-quick] [DBFILE]
                                                verify a database file (replays its write-ahead log
                                                first; -quick: only the check every start runs)
-  enneo-edge backup  [-config FILE] [-url URL] [-token T] [-timeout D] FILE
+  enneo-edge backup  [-config FILE] [-url URL] [-token-file F] [-timeout D] FILE
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all|dead-letter SEQ]
                                                forwarding backlog and dead letters (default: list)

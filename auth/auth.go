@@ -42,10 +42,17 @@ const decodeBufLen = 256
 
 // Options configure an Authenticator. The zero value accepts nothing.
 type Options struct {
-	// Tokens are the static (opaque) API tokens. They are accepted in the
-	// x-internal-communication-token header, as the connect.sid cookie value
-	// and as a Bearer token. Only their SHA-256 digests are retained.
+	// Tokens are static (opaque) API tokens with full access (RoleAdmin),
+	// as every token had before roles existed. They are accepted in the
+	// x-internal-communication-token header, as the connect.sid cookie
+	// value and as a Bearer token. Only their SHA-256 digests are retained.
 	Tokens []string
+
+	// Scoped are static tokens that grant only their role.
+	Scoped []Token
+
+	// Digests are tokens known only by their SHA-256 (generated ones).
+	Digests []Digest
 
 	// JWTSecret enables HS256 JWT verification with this shared secret.
 	// Empty means off. Mutually exclusive with JWTPublicKeyPEM.
@@ -63,6 +70,11 @@ type Options struct {
 
 	// Leeway is the clock skew tolerated for the exp and nbf claims.
 	Leeway time.Duration
+
+	// MaxLifetime, when positive, refuses JWTs whose exp lies further than
+	// this after their iat (or after now, without iat). Every JWT must
+	// carry exp: a token that never expires cannot be revoked.
+	MaxLifetime time.Duration
 
 	// Now is the clock used for JWT time checks; nil means time.Now.
 	// Tests inject a fixed clock here.
@@ -82,7 +94,7 @@ type Credentials struct {
 // optionally, JWT signatures. It is immutable after New and safe for
 // concurrent use.
 type Authenticator struct {
-	tokens map[[sha256.Size]byte]struct{}
+	tokens map[[sha256.Size]byte]Role
 	maxLen int // length of the longest static token; longer values skip hashing
 
 	jwt *jwtVerifier // nil when JWT verification is off
@@ -92,13 +104,30 @@ type Authenticator struct {
 // when both JWTSecret and JWTPublicKeyPEM are set, when the public key cannot
 // be parsed or is of an unsupported type, or when Leeway is negative.
 func New(o Options) (*Authenticator, error) {
-	a := &Authenticator{tokens: make(map[[sha256.Size]byte]struct{}, len(o.Tokens))}
-	for i, t := range o.Tokens {
-		if t == "" {
+	a := &Authenticator{tokens: make(map[[sha256.Size]byte]Role, len(o.Tokens)+len(o.Scoped)+len(o.Digests))}
+	scoped := append([]Token(nil), o.Scoped...)
+	for _, t := range o.Tokens {
+		scoped = append(scoped, Token{Secret: t, Role: RoleAdmin})
+	}
+	for i, t := range scoped {
+		if t.Secret == "" {
 			return nil, fmt.Errorf("auth: static token %d is empty", i)
 		}
-		a.tokens[sha256.Sum256([]byte(t))] = struct{}{}
-		a.maxLen = max(a.maxLen, len(t))
+		if t.Role == RoleNone {
+			return nil, fmt.Errorf("auth: static token %d has no role", i)
+		}
+		a.tokens[sha256.Sum256([]byte(t.Secret))] = t.Role
+		a.maxLen = max(a.maxLen, len(t.Secret))
+	}
+	for i, d := range o.Digests {
+		if d.Role == RoleNone {
+			return nil, fmt.Errorf("auth: token digest %d has no role", i)
+		}
+		a.tokens[d.Sum] = d.Role
+		// Generated tokens are "edge_" and 43 characters; a digest
+		// says nothing of its token's length, so allow any up to the
+		// JWT bound.
+		a.maxLen = max(a.maxLen, maxJWTLen)
 	}
 	v, err := newJWTVerifier(o)
 	if err != nil {
@@ -108,27 +137,34 @@ func New(o Options) (*Authenticator, error) {
 	return a, nil
 }
 
-// Check reports whether c carries acceptable credentials. It returns nil when
-// any one of the presented credentials is valid, ErrMissing when nothing was
-// presented, and otherwise an error matching ErrInvalid or ErrExpired under
-// errors.Is. When several credentials fail, the Authorization error wins
-// because it is the most specific. Errors never contain the presented secret.
+// Check reports whether c carries acceptable credentials; see Authenticate.
+func (a *Authenticator) Check(c Credentials) error {
+	_, err := a.Authenticate(c)
+	return err
+}
+
+// Authenticate returns the role of the credentials in c. It returns
+// ErrMissing when nothing was presented, and otherwise an error matching
+// ErrInvalid or ErrExpired under errors.Is, whose text is the reason for
+// the log. When several credentials fail, the Authorization error wins
+// because it is the most specific. Errors never contain the presented
+// secret.
 //
 // The static-token path performs no heap allocation.
-func (a *Authenticator) Check(c Credentials) error {
+func (a *Authenticator) Authenticate(c Credentials) (Role, error) {
 	presented := false
 
 	if len(c.InternalToken) > 0 {
 		presented = true
-		if a.isStatic(c.InternalToken) {
-			return nil
+		if r := a.static(c.InternalToken); r != RoleNone {
+			return r, nil
 		}
 	}
 
 	if len(c.Cookie) > 0 {
-		ok, found := a.checkCookie(c.Cookie)
-		if ok {
-			return nil
+		r, found := a.checkCookie(c.Cookie)
+		if r != RoleNone {
+			return r, nil
 		}
 		presented = presented || found
 	}
@@ -138,43 +174,42 @@ func (a *Authenticator) Check(c Credentials) error {
 	}
 
 	if presented {
-		return fmt.Errorf("%w: unknown token", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: unknown token", ErrInvalid)
 	}
-	return ErrMissing
+	return RoleNone, ErrMissing
 }
 
-// isStatic reports whether tok is one of the configured static tokens.
-func (a *Authenticator) isStatic(tok []byte) bool {
+// static returns the role of tok when it is a known static token.
+func (a *Authenticator) static(tok []byte) Role {
 	if len(tok) == 0 || len(tok) > a.maxLen {
-		return false
+		return RoleNone
 	}
-	_, ok := a.tokens[sha256.Sum256(tok)]
-	return ok
+	return a.tokens[sha256.Sum256(tok)]
 }
 
 // checkAuthorization verifies an Authorization header value.
-func (a *Authenticator) checkAuthorization(h []byte) error {
+func (a *Authenticator) checkAuthorization(h []byte) (Role, error) {
 	h = bytes.TrimSpace(h)
 	const scheme = "bearer"
 	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) ||
 		(h[len(scheme)] != ' ' && h[len(scheme)] != '\t') {
 		if len(h) == len(scheme) && bytes.EqualFold(h, []byte(scheme)) {
-			return fmt.Errorf("%w: empty bearer token", ErrInvalid)
+			return RoleNone, fmt.Errorf("%w: empty bearer token", ErrInvalid)
 		}
-		return fmt.Errorf("%w: unsupported authorization scheme", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: unsupported authorization scheme", ErrInvalid)
 	}
 	tok := bytes.TrimSpace(h[len(scheme):])
 	if len(tok) == 0 {
-		return fmt.Errorf("%w: empty bearer token", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: empty bearer token", ErrInvalid)
 	}
-	if a.isStatic(tok) {
-		return nil
+	if r := a.static(tok); r != RoleNone {
+		return r, nil
 	}
 	if a.jwt == nil {
-		return fmt.Errorf("%w: unknown token", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: unknown token", ErrInvalid)
 	}
 	if len(tok) > maxJWTLen {
-		return fmt.Errorf("%w: bearer token too large", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: bearer token too large", ErrInvalid)
 	}
 	return a.jwt.verify(string(tok))
 }
@@ -183,7 +218,7 @@ func (a *Authenticator) checkAuthorization(h []byte) error {
 // their values, raw and URL-decoded, against the static tokens. found reports
 // whether any connect.sid cookie was present at all, so that unrelated
 // cookies do not turn a missing-credentials case into an invalid one.
-func (a *Authenticator) checkCookie(h []byte) (ok, found bool) {
+func (a *Authenticator) checkCookie(h []byte) (r Role, found bool) {
 	const name = "connect.sid"
 	for len(h) > 0 {
 		var pair []byte
@@ -202,27 +237,32 @@ func (a *Authenticator) checkCookie(h []byte) (ok, found bool) {
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 			v = v[1 : len(v)-1]
 		}
-		if a.isStatic(v) {
-			return true, true
+		if r := a.static(v); r != RoleNone {
+			return r, true
 		}
-		if bytes.IndexByte(v, '%') >= 0 && a.isStaticDecoded(v) {
-			return true, true
+		if bytes.IndexByte(v, '%') >= 0 {
+			if r := a.staticDecoded(v); r != RoleNone {
+				return r, true
+			}
 		}
 	}
-	return false, found
+	return RoleNone, found
 }
 
-// isStaticDecoded percent-decodes v (as written by encodeURIComponent, which
+// staticDecoded percent-decodes v (as written by encodeURIComponent, which
 // express uses for its s%3A... session cookies) and checks the result. Values
 // that fit are decoded into a stack buffer to avoid allocating.
-func (a *Authenticator) isStaticDecoded(v []byte) bool {
+func (a *Authenticator) staticDecoded(v []byte) Role {
 	var stack [decodeBufLen]byte
 	buf := stack[:0]
 	if len(v) > decodeBufLen {
 		buf = make([]byte, 0, len(v))
 	}
 	dec, ok := percentDecode(buf, v)
-	return ok && a.isStatic(dec)
+	if !ok {
+		return RoleNone
+	}
+	return a.static(dec)
 }
 
 // percentDecode appends the percent-decoded form of s to dst. '+' is kept

@@ -135,7 +135,8 @@ func TestCheck(t *testing.T) {
 		{"jwt not configured", static, bearer(hs(valid)), ErrInvalid},
 
 		{"hs256 valid", hsOpts, bearer(hs(valid)), nil},
-		{"hs256 no exp", hsOpts, bearer(hs(jwt.MapClaims{"sub": "machine"})), nil},
+		{"hs256 no exp", hsOpts, bearer(hs(jwt.MapClaims{"sub": "machine"})), ErrInvalid},
+		{"hs256 empty claims", hsOpts, bearer(hs(jwt.MapClaims{})), ErrInvalid},
 		{"static still works with jwt", hsOpts, bearer(staticTok), nil},
 		{"hs256 wrong secret", hsOpts, bearer(sign(t, jwt.SigningMethodHS256, []byte("other-secret-other-secret-other!"), valid)), ErrInvalid},
 		{"hs384 refused", hsOpts, bearer(sign(t, jwt.SigningMethodHS384, secret, valid)), ErrInvalid},
@@ -144,15 +145,15 @@ func TestCheck(t *testing.T) {
 		{"expired", hsOpts, bearer(hs(jwt.MapClaims{"exp": now - 30})), ErrExpired},
 		{"expired within leeway", withLeeway, bearer(hs(jwt.MapClaims{"exp": now - 30})), nil},
 		{"expired beyond leeway", withLeeway, bearer(hs(jwt.MapClaims{"exp": now - 90})), ErrExpired},
-		{"nbf in future", hsOpts, bearer(hs(jwt.MapClaims{"nbf": now + 600})), ErrInvalid},
-		{"nbf within leeway", withLeeway, bearer(hs(jwt.MapClaims{"nbf": now + 30})), nil},
+		{"nbf in future", hsOpts, bearer(hs(jwt.MapClaims{"nbf": now + 600, "exp": now + 900})), ErrInvalid},
+		{"nbf within leeway", withLeeway, bearer(hs(jwt.MapClaims{"nbf": now + 30, "exp": now + 900})), nil},
 		{"tampered payload", hsOpts, bearer(func() string {
 			p := strings.Split(hs(valid), ".")
 			return p[0] + "." + b64(`{"sub":"admin"}`) + "." + p[2]
 		}()), ErrInvalid},
 
-		{"iss aud ok", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://enneo.example", "aud": "edge"})), nil},
-		{"iss aud list ok", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://enneo.example", "aud": []string{"x", "edge"}})), nil},
+		{"iss aud ok", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://enneo.example", "aud": "edge", "exp": now + 60})), nil},
+		{"iss aud list ok", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://enneo.example", "aud": []string{"x", "edge"}, "exp": now + 60})), nil},
 		{"iss mismatch", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://evil.example", "aud": "edge"})), ErrInvalid},
 		{"aud mismatch", withIssAud, bearer(hs(jwt.MapClaims{"iss": "https://enneo.example", "aud": "other"})), ErrInvalid},
 		{"iss missing", withIssAud, bearer(hs(jwt.MapClaims{"aud": "edge"})), ErrInvalid},
@@ -252,7 +253,7 @@ func TestNewAcceptsPKCS1AndCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := sign(t, jwt.SigningMethodRS256, k.rsa, jwt.MapClaims{"sub": "x"})
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, jwt.MapClaims{"sub": "x", "exp": clock().Unix() + 60})
 	if err := a.Check(bearer(tok)); err != nil {
 		t.Fatalf("pkcs1: %v", err)
 	}
@@ -266,7 +267,7 @@ func TestNewAcceptsPKCS1AndCertificate(t *testing.T) {
 	if a, err = New(Options{JWTPublicKeyPEM: certPEM, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	tok = sign(t, jwt.SigningMethodES256, k.ec, jwt.MapClaims{"sub": "x"})
+	tok = sign(t, jwt.SigningMethodES256, k.ec, jwt.MapClaims{"sub": "x", "exp": clock().Unix() + 60})
 	if err := a.Check(bearer(tok)); err != nil {
 		t.Fatalf("certificate: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,10 +22,23 @@ const minRSABits = 2048
 // the algorithm to the key type prevents algorithm-confusion attacks (e.g. an
 // HS256 token "signed" with the RSA public key bytes) and alg=none.
 type jwtVerifier struct {
-	alg    string // the only accepted "alg" header value
-	key    any    // []byte, *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
-	parser *jwt.Parser
+	alg         string // the only accepted "alg" header value
+	key         any    // []byte, *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	parser      *jwt.Parser
+	now         func() time.Time
+	maxLifetime time.Duration
 }
+
+// claims are the registered claims plus the edge's role claim.
+type claims struct {
+	jwt.RegisteredClaims
+	// Role names the auth.Role the token grants; absent means pbx, the
+	// least a caller of the telephony API needs.
+	Role *string `json:"role,omitempty"`
+}
+
+// RoleClaim is the JWT claim naming the token's role.
+const RoleClaim = "role"
 
 // newJWTVerifier returns nil, nil when JWT verification is not configured.
 func newJWTVerifier(o Options) (*jwtVerifier, error) {
@@ -54,14 +68,20 @@ func newJWTVerifier(o Options) (*jwtVerifier, error) {
 		return nil, nil
 	}
 
+	if o.MaxLifetime < 0 {
+		return nil, fmt.Errorf("jwt max lifetime %v is negative", o.MaxLifetime)
+	}
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
+	v.now, v.maxLifetime = now, o.MaxLifetime
+	// RFC 8725 §3.10: exp is required, so every token ends.
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{v.alg}),
 		jwt.WithLeeway(o.Leeway),
 		jwt.WithTimeFunc(now),
+		jwt.WithExpirationRequired(),
 	}
 	if o.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(o.Issuer))
@@ -69,8 +89,6 @@ func newJWTVerifier(o Options) (*jwtVerifier, error) {
 	if o.Audience != "" {
 		opts = append(opts, jwt.WithAudience(o.Audience))
 	}
-	// No WithExpirationRequired: enneo machine keys may lack exp. An exp
-	// that is present is still enforced by the library.
 	v.parser = jwt.NewParser(opts...)
 	return v, nil
 }
@@ -148,34 +166,74 @@ func (v *jwtVerifier) keyFunc(t *jwt.Token) (any, error) {
 	return v.key, nil
 }
 
-// verify parses and validates a compact JWT and maps library errors onto the
-// package's sentinel errors. The token text is never put into the error.
-func (v *jwtVerifier) verify(tok string) error {
-	var claims jwt.RegisteredClaims
-	t, err := v.parser.ParseWithClaims(tok, &claims, v.keyFunc)
+// verify parses and validates a compact JWT, returns the role it grants
+// and maps library errors onto the package's sentinel errors. The token
+// text is never put into the error.
+func (v *jwtVerifier) verify(tok string) (Role, error) {
+	var c claims
+	t, err := v.parser.ParseWithClaims(tok, &c, v.keyFunc)
 	switch {
 	case err == nil:
-		return nil
+		return v.checkVerified(t, &c)
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return fmt.Errorf("%w: malformed token", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: malformed token", ErrInvalid)
 	case errors.Is(err, jwt.ErrTokenUnverifiable),
 		// The library reports an alg outside WithValidMethods as a signature
 		// error; tell the two apart for operators reading logs.
 		t != nil && t.Method != nil && t.Method.Alg() != v.alg:
-		return fmt.Errorf("%w: signing algorithm not allowed", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: signing algorithm not allowed", ErrInvalid)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return fmt.Errorf("%w: signature invalid", ErrInvalid)
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return fmt.Errorf("%w: exp in the past", ErrExpired)
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return fmt.Errorf("%w: token not valid yet", ErrInvalid)
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return fmt.Errorf("%w: issuer mismatch", ErrInvalid)
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return fmt.Errorf("%w: audience mismatch", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: signature invalid", ErrInvalid)
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return fmt.Errorf("%w: required claim missing", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: required claim missing (exp, or iss/aud when configured)", ErrInvalid)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return RoleNone, fmt.Errorf("%w: exp in the past", ErrExpired)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return RoleNone, fmt.Errorf("%w: token not valid yet", ErrInvalid)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return RoleNone, fmt.Errorf("%w: issuer mismatch", ErrInvalid)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return RoleNone, fmt.Errorf("%w: audience mismatch", ErrInvalid)
 	default:
-		return fmt.Errorf("%w: token rejected", ErrInvalid)
+		return RoleNone, fmt.Errorf("%w: token rejected", ErrInvalid)
 	}
+}
+
+// checkVerified applies the checks the library leaves to its caller, on a
+// token whose signature and registered claims are valid.
+func (v *jwtVerifier) checkVerified(t *jwt.Token, c *claims) (Role, error) {
+	// RFC 7515 §4.1.11: a crit extension the recipient does not
+	// understand makes the token invalid, and the edge understands none.
+	if _, ok := t.Header["crit"]; ok {
+		return RoleNone, fmt.Errorf("%w: crit header names extensions this verifier does not support", ErrInvalid)
+	}
+	// RFC 8725 §3.11: typ, when present, must say this is a JWT and not
+	// some other object signed with the same key.
+	if typ, ok := t.Header["typ"]; ok {
+		s, _ := typ.(string)
+		switch strings.TrimPrefix(strings.ToLower(s), "application/") {
+		case "jwt", "at+jwt":
+		default:
+			return RoleNone, fmt.Errorf("%w: typ header is not JWT", ErrInvalid)
+		}
+	}
+	if v.maxLifetime > 0 {
+		// From iat, or from now when iat is absent or in the future (a
+		// future iat would otherwise stretch the lifetime).
+		start := v.now()
+		if c.IssuedAt != nil && c.IssuedAt.Before(start) {
+			start = c.IssuedAt.Time
+		}
+		if c.ExpiresAt.Sub(start) > v.maxLifetime {
+			return RoleNone, fmt.Errorf("%w: lifetime longer than the allowed %s (auth.jwt_max_lifetime)", ErrInvalid, v.maxLifetime)
+		}
+	}
+	if c.Role == nil {
+		return RolePBX, nil
+	}
+	r, err := ParseRole(*c.Role)
+	if err != nil {
+		return RoleNone, fmt.Errorf("%w: role claim: %w", ErrInvalid, err)
+	}
+	return r, nil
 }

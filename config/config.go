@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -34,9 +31,7 @@ const (
 	minReadBufferBytes  = 4 * kib
 	maxReadBufferBytes  = 1 * mib
 	maxJWTLeeway        = 10 * time.Minute
-	minTokenChars       = 16
 	minMaxSizeBytes     = 1 * mib
-	minJWTSecretBytes   = 32
 	maxSiteID           = 9999
 	maxUpstreamWorkers  = 64
 	maxUpstreamAttempts = 100
@@ -81,6 +76,15 @@ type Server struct {
 	ReadBufferBytes int `toml:"read_buffer_bytes"`
 	// MaxConnections is the number of concurrent connections served.
 	MaxConnections int `toml:"max_connections"`
+	// MaxConnsPerIP bounds the connections from one client address
+	// (0: a quarter of max_connections, at most 256).
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// MaxCallBodyBytes bounds a callReceived body; max_body_bytes is
+	// sized for bulk customer uploads.
+	MaxCallBodyBytes int `toml:"max_call_body_bytes"`
+	// MaxCallsPerSecondPerClient, when positive, bounds the calls one
+	// client address may send per second (0: unlimited).
+	MaxCallsPerSecondPerClient float64 `toml:"max_calls_per_second_per_client"`
 	// MaxPendingCommits is how many calls may wait for a commit at once;
 	// past it callReceived answers 503 with Retry-After at once instead
 	// of queueing without bound.
@@ -97,7 +101,8 @@ type Storage struct {
 	// working directory. Its directory must be writable.
 	Path string `toml:"path"`
 	// MaxSizeBytes caps the database file (0: no cap). Past it writes get
-	// 503 and nothing stored is harmed.
+	// 503 and nothing stored is harmed. AutoMaxSize, the default, is
+	// derived from the free disk at first start (see db.ResolveMaxSize).
 	MaxSizeBytes int64 `toml:"max_size_bytes"`
 	// WAL makes a commit durable with one sequential write to a
 	// write-ahead log next to the file (path-wal0, path-wal1; 32 MiB each)
@@ -113,28 +118,6 @@ type Site struct {
 	// PhoneRegion is the ISO 3166-1 alpha-2 country used to interpret phone
 	// numbers written without a country code. Validate upper-cases it.
 	PhoneRegion string `toml:"phone_region"`
-}
-
-// Auth configures how API clients authenticate: static bearer tokens, and
-// optionally JWTs signed either with a shared secret (HS256) or with a
-// private key whose public half is given. Secret and public key are mutually
-// exclusive so that it is always clear which key signs the tokens.
-type Auth struct {
-	// Tokens are static bearer tokens (at least 16 characters, no
-	// whitespace). When empty, the first start generates one, stores it in
-	// the database and prints it once.
-	Tokens []string `toml:"tokens"`
-	// JWTSecret is the HS256 shared secret (at least 32 bytes).
-	JWTSecret string `toml:"jwt_secret"`
-	// JWTPublicKeyFile is a PEM file holding an RSA, ECDSA (P-256) or
-	// Ed25519 public key for verifying JWTs.
-	JWTPublicKeyFile string `toml:"jwt_public_key_file"`
-	// JWTIssuer, when set, must equal the token's "iss" claim.
-	JWTIssuer string `toml:"jwt_issuer"`
-	// JWTAudience, when set, must be among the token's "aud" claim.
-	JWTAudience string `toml:"jwt_audience"`
-	// JWTLeeway tolerates clock skew when checking exp and nbf (0..10m).
-	JWTLeeway Duration `toml:"jwt_leeway"`
 }
 
 // Upstream configures the optional connection to the central enneo
@@ -252,15 +235,17 @@ func Default() Config {
 			IdleTimeout:     Duration{60 * time.Second},
 			ShutdownTimeout: Duration{10 * time.Second},
 			MaxBodyBytes:    1 * mib,
-			ReadBufferBytes: 16 * kib,
-			MaxConnections:  4096,
+			// A call with a long transcript is a few KiB.
+			MaxCallBodyBytes: 128 * kib,
+			ReadBufferBytes:  16 * kib,
+			MaxConnections:   4096,
 			// A group commit carries up to 512 calls; two commits' worth
 			// keeps the disk busy without a queue that only adds latency.
 			MaxPendingCommits: 1024,
 		},
-		Storage: Storage{Path: "data/edge.db", WAL: true},
+		Storage: Storage{Path: "data/edge.db", WAL: true, MaxSizeBytes: AutoMaxSize},
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
-		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
+		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}, JWTMaxLifetime: Duration{24 * time.Hour}},
 		Upstream: Upstream{
 			Workers:      4,
 			Timeout:      Duration{30 * time.Second},
@@ -376,6 +361,15 @@ func (c *Config) Validate() error {
 	if s.MaxConnections < 1 {
 		add("server.max_connections", "must be at least 1, got %d", s.MaxConnections)
 	}
+	if s.MaxConnsPerIP < 0 || s.MaxConnsPerIP > s.MaxConnections {
+		add("server.max_conns_per_ip", "must be between 0 (a quarter of server.max_connections) and server.max_connections (%d), got %d", s.MaxConnections, s.MaxConnsPerIP)
+	}
+	if s.MaxCallBodyBytes < minMaxBodyBytes || s.MaxCallBodyBytes > s.MaxBodyBytes {
+		add("server.max_call_body_bytes", "must be between %d and server.max_body_bytes (%d), got %d", minMaxBodyBytes, s.MaxBodyBytes, s.MaxCallBodyBytes)
+	}
+	if s.MaxCallsPerSecondPerClient < 0 {
+		add("server.max_calls_per_second_per_client", "must be 0 (unlimited) or positive, got %v", s.MaxCallsPerSecondPerClient)
+	}
 
 	if s.MaxPendingCommits < 1 {
 		add("server.max_pending_commits", "must be at least 1, got %d", s.MaxPendingCommits)
@@ -400,8 +394,8 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Storage.Path) == "" {
 		add("storage.path", "must not be empty")
 	}
-	if m := c.Storage.MaxSizeBytes; m != 0 && m < minMaxSizeBytes {
-		add("storage.max_size_bytes", "must be 0 (no cap) or at least %d, got %d", minMaxSizeBytes, m)
+	if m := c.Storage.MaxSizeBytes; m != 0 && m != AutoMaxSize && m < minMaxSizeBytes {
+		add("storage.max_size_bytes", "must be %d (derived at first start), 0 (no cap) or at least %d, got %d", AutoMaxSize, minMaxSizeBytes, m)
 	}
 
 	// site
@@ -414,46 +408,7 @@ func (c *Config) Validate() error {
 			c.Site.PhoneRegion)
 	}
 
-	// auth: messages never echo secrets.
-	a := &c.Auth
-	seen := make(map[string]int, len(a.Tokens))
-	for i, tok := range a.Tokens {
-		key := fmt.Sprintf("auth.tokens[%d]", i)
-		if n := utf8.RuneCountInString(tok); n < minTokenChars {
-			add(key, "must be at least %d characters, got %d", minTokenChars, n)
-		}
-		if strings.IndexFunc(tok, unicode.IsSpace) >= 0 {
-			add(key, "must not contain whitespace")
-		}
-		if j, dup := seen[tok]; dup {
-			add(key, "duplicates auth.tokens[%d]", j)
-		} else {
-			seen[tok] = i
-		}
-	}
-	if a.JWTSecret != "" && len(a.JWTSecret) < minJWTSecretBytes {
-		add("auth.jwt_secret", "must be at least %d bytes, got %d", minJWTSecretBytes, len(a.JWTSecret))
-	}
-	if a.JWTPublicKeyFile != "" {
-		if err := checkReadableFile(a.JWTPublicKeyFile); err != nil {
-			add("auth.jwt_public_key_file", "%v", err)
-		}
-	}
-	if a.JWTSecret != "" && a.JWTPublicKeyFile != "" {
-		add("auth.jwt_secret", "is mutually exclusive with auth.jwt_public_key_file; set only one")
-	}
-	if a.JWTSecret == "" && a.JWTPublicKeyFile == "" {
-		// Without a key no JWT is ever accepted, so these would be ignored.
-		if a.JWTIssuer != "" {
-			add("auth.jwt_issuer", "has no effect without auth.jwt_secret or auth.jwt_public_key_file")
-		}
-		if a.JWTAudience != "" {
-			add("auth.jwt_audience", "has no effect without auth.jwt_secret or auth.jwt_public_key_file")
-		}
-	}
-	if a.JWTLeeway.Duration < 0 || a.JWTLeeway.Duration > maxJWTLeeway {
-		add("auth.jwt_leeway", "must be between 0s and %s, got %s", maxJWTLeeway, a.JWTLeeway)
-	}
+	errs = append(errs, c.Auth.validate()...)
 
 	// upstream
 	u := &c.Upstream
@@ -470,6 +425,10 @@ func (c *Config) Validate() error {
 	}
 	if strings.IndexFunc(u.Token, unicode.IsSpace) >= 0 {
 		add("upstream.token", "must not contain whitespace")
+	}
+	if isExampleSecret(u.Token) {
+		// Central issues it, so only the published placeholder is refused.
+		add("upstream.token", "is the example value from the documentation; use the token central issued")
 	}
 	if u.Workers < 1 || u.Workers > maxUpstreamWorkers {
 		add("upstream.workers", "must be between 1 and %d, got %d", maxUpstreamWorkers, u.Workers)
@@ -550,67 +509,4 @@ func (c *Config) Validate() error {
 	}
 
 	return errors.Join(errs...)
-}
-
-// checkListen accepts host:port with a numeric port 0..65535; the host may
-// be empty to listen on all interfaces, and port 0 picks a free port (the
-// serve command prints the one it got).
-func checkListen(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("must be host:port, got %q: %w", addr, err)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port must be a number between 0 and 65535, got %q", port)
-	}
-	return nil
-}
-
-// isRegion reports whether s is two ASCII upper-case letters.
-func isRegion(s string) bool {
-	return len(s) == 2 &&
-		s[0] >= 'A' && s[0] <= 'Z' &&
-		s[1] >= 'A' && s[1] <= 'Z'
-}
-
-// checkReadableFile makes sure a key file is there and readable now, so a
-// wrong path fails at start-up rather than on the first JWT. Its contents
-// are parsed by the auth package.
-func checkReadableFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory, want a PEM file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// checkUpstreamURL validates the central API base URL and returns it with
-// a trailing slash removed.
-func checkUpstreamURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", err
-	}
-	shown := u.Redacted() // never echo a password
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("must be an absolute http or https URL, got %q", shown)
-	}
-	if u.Hostname() == "" {
-		return "", fmt.Errorf("must include a host, got %q", shown)
-	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", fmt.Errorf("must not contain user info, a query or a fragment, got %q", shown)
-	}
-	if !strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), upstreamPathSuffix) {
-		return "", fmt.Errorf("path must end in %q, got %q", upstreamPathSuffix, u.Path)
-	}
-	return strings.TrimSuffix(raw, "/"), nil
 }

@@ -44,6 +44,7 @@ func TestDefaultIsValid(t *testing.T) {
 		ReadBufferBytes: 16384,
 		MaxConnections:  4096,
 
+		MaxCallBodyBytes:  128 << 10,
 		MaxPendingCommits: 1024,
 	}
 	if c.Server != want {
@@ -111,7 +112,7 @@ id = 42
 phone_region = "at"
 
 [auth]
-tokens = ["0123456789abcdef", "fedcba9876543210"]
+tokens = ["0123456789abcdef", { token = "Fq3-pbx-Zr8vLw2Nc5Tg", role = "pbx" }, { token = "Hj6-metrics-Yp1Xs4Kd", role = "metrics" }, { token = "Wm9-table-Bv7Qe2Ra0u" }]
 
 [upstream]
 url = "https://central.example/api/mind/"
@@ -126,7 +127,8 @@ workers = 8
 	want.Server.Listen = ":9000"
 	want.Server.ReadTimeout = Duration{90 * time.Second}
 	want.Site = Site{ID: 42, PhoneRegion: "AT"}
-	want.Auth.Tokens = []string{"0123456789abcdef", "fedcba9876543210"}
+	want.Auth.Tokens = []Token{{Token: "0123456789abcdef", Role: "admin", Legacy: true}, {Token: "Fq3-pbx-Zr8vLw2Nc5Tg", Role: "pbx"},
+		{Token: "Hj6-metrics-Yp1Xs4Kd", Role: "metrics"}, {Token: "Wm9-table-Bv7Qe2Ra0u", Role: "pbx"}}
 	want.Upstream.URL, want.Upstream.Token, want.Upstream.Workers = "https://central.example/api/mind", "secret-token", 8
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", c, want)
@@ -160,7 +162,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"tls files missing", "[server]\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"\n",
 			[]string{"server.tls_cert_file: stat /nonexistent/c.pem", "server.tls_key_file: stat /nonexistent/k.pem"}, ""},
 		{"ca file missing", "[upstream]\nca_file = \"/nonexistent/ca.pem\"\n", []string{"upstream.ca_file: stat /nonexistent/ca.pem"}, ""},
-		{"max size too small", "[storage]\nmax_size_bytes = 1000\n", []string{"storage.max_size_bytes: must be 0 (no cap) or at least 1048576, got 1000"}, ""},
+		{"max size too small", "[storage]\nmax_size_bytes = 1000\n", []string{"storage.max_size_bytes: must be -1 (derived at first start), 0 (no cap) or at least 1048576, got 1000"}, ""},
 		{"empty storage", "[storage]\npath = \"\"\n", []string{"storage.path"}, ""},
 		{"site id zero", "[site]\nid = 0\n", []string{"site.id: must be between 1 and 9999, got 0"}, ""},
 		{"site id too big", "[site]\nid = 10000\n", []string{"site.id"}, ""},
@@ -168,6 +170,18 @@ func TestLoadBadFiles(t *testing.T) {
 		{"short token", "[auth]\ntokens = [\"short\"]\n", []string{"auth.tokens[0]"}, "short\""},
 		{"token with space", "[auth]\ntokens = [\"0123456789abcdef\", \"0123456789 abcdef\"]\n", []string{"auth.tokens[1]"}, ""},
 		{"short jwt secret", "[auth]\njwt_secret = \"tooshort\"\n", []string{"auth.jwt_secret"}, "tooshort"},
+		{"example token", "[auth]\ntokens = [\"change-me-to-a-long-random-string\"]\n", []string{"auth.tokens[0]: is the example value"}, "change-me-to"},
+		{"repeated token", "[auth]\ntokens = [\"aaaaaaaaaaaaaaaa\"]\n", []string{"auth.tokens[0]: is too easy to guess"}, "aaaa"},
+		{"placeholder token", "[auth]\ntokens = [{ token = \"please-changeme-0123456789\", role = \"admin\" }]\n", []string{"auth.tokens[0]: looks like a placeholder"}, "please"},
+		{"example upstream token", "[upstream]\nurl = \"https://c.example/api/mind\"\ntoken = \"token-issued-by-central\"\n", []string{"upstream.token: is the example value"}, ""},
+		{"example jwt secret", "[auth]\njwt_secret = \"at-least-32-bytes-of-random-secret-data\"\n", []string{"auth.jwt_secret: is the example value"}, "at-least"},
+		{"low entropy jwt secret", "[auth]\njwt_secret = \"abababababababababababababababab\"\n", []string{"auth.jwt_secret: is too easy to guess"}, "abab"},
+		{"unknown role", "[auth]\ntokens = [{ token = \"Fq3-pbx-Zr8vLw2Nc5Tg\", role = \"root\" }]\n", []string{"auth.tokens[0]: role must be"}, ""},
+		{"unknown token key", "[auth]\ntokens = [{ token = \"Fq3-pbx-Zr8vLw2Nc5Tg\", rolle = \"pbx\" }]\n", []string{"unknown key \"rolle\""}, ""},
+		{"token not a string", "[auth]\ntokens = [7]\n", []string{"auth.tokens: each entry"}, ""},
+		{"jwt lifetime too long", "[auth]\njwt_max_lifetime = \"9000h\"\n", []string{"auth.jwt_max_lifetime"}, ""},
+		{"per-ip conns over max", "[server]\nmax_connections = 8\nmax_conns_per_ip = 9\n", []string{"server.max_conns_per_ip"}, ""},
+		{"call body over body", "[server]\nmax_call_body_bytes = 2000000\n", []string{"server.max_call_body_bytes"}, ""},
 		{"missing public key", "[auth]\njwt_public_key_file = \"/nonexistent/key.pem\"\n", []string{"auth.jwt_public_key_file"}, ""},
 		{"issuer without key", "[auth]\njwt_issuer = \"me\"\n", []string{"auth.jwt_issuer"}, ""},
 		{"leeway too big", "[auth]\njwt_leeway = \"11m\"\n", []string{"auth.jwt_leeway"}, ""},
@@ -230,8 +244,10 @@ func TestValidate(t *testing.T) {
 		{"site id max", func(c *Config) { c.Site.ID = 9999 }, ""},
 		{"region digits", func(c *Config) { c.Site.PhoneRegion = "D1" }, "site.phone_region"},
 		{"region empty", func(c *Config) { c.Site.PhoneRegion = "" }, "site.phone_region"},
-		{"duplicate token", func(c *Config) { c.Auth.Tokens = []string{"0123456789abcdef", "0123456789abcdef"} }, "auth.tokens[1]"},
-		{"jwt secret ok", func(c *Config) { c.Auth.JWTSecret = strings.Repeat("s", 32) }, ""},
+		{"duplicate token", func(c *Config) {
+			c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Role: "pbx"}, {Token: "0123456789abcdef", Role: "pbx"}}
+		}, "auth.tokens[1]"},
+		{"jwt secret ok", func(c *Config) { c.Auth.JWTSecret = "k8Jd2LqP0zXv7Rn4Wm1Bt6Yc9Hs3Gf5A" }, ""},
 		{"jwt secret short", func(c *Config) { c.Auth.JWTSecret = strings.Repeat("s", 31) }, "auth.jwt_secret"},
 		{"public key ok", func(c *Config) { c.Auth.JWTPublicKeyFile = keyFile }, ""},
 		{"public key is dir", func(c *Config) { c.Auth.JWTPublicKeyFile = t.TempDir() }, "auth.jwt_public_key_file"},
@@ -274,7 +290,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Default()
 	c.Server.Listen = ""
 	c.Site.ID = -1
-	c.Auth.JWTSecret = strings.Repeat("x", 40)
+	c.Auth.JWTSecret = "k8Jd2LqP0zXv7Rn4Wm1Bt6Yc9Hs3Gf5A-Uo2"
 	c.Auth.JWTPublicKeyFile = filepath.Join(t.TempDir(), "missing.pem")
 	c.Upstream.URL = "https://c.example/api/mind"
 	err := c.Validate()

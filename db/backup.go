@@ -1,48 +1,153 @@
 package db
 
 import (
+	"errors"
 	"fmt"
 	"io"
-
-	bolt "go.etcd.io/bbolt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
 )
 
-// Backup is a consistent, read-only view of the whole file, taken while the
-// store keeps committing: bbolt's copy-on-write pages mean writes after
-// BeginBackup do not change what the backup holds. Close it promptly: an
-// open backup keeps the pages it sees from being reused, and a commit that
-// must grow the file waits for it.
+// ErrBackupBusy is returned by BeginBackup while another backup is open:
+// each one holds a full copy on disk, and two at once double that for no
+// gain.
+var ErrBackupBusy = errors.New("another backup is in progress; retry when it is done")
+
+// maxSnapshotTime bounds the read transaction that copies the file. A read
+// transaction blocks a commit that must grow bbolt's memory map, so it is
+// never held for as long as a client takes to read: only for one copy at
+// disk speed, and not even that on a disk so slow that calls would notice.
+const maxSnapshotTime = 2 * time.Minute
+
+// Backup is a consistent copy of the whole file, taken while the store
+// keeps committing. BeginBackup copies the pinned state to an unlinked
+// temporary file next to the database at disk speed and releases the read
+// transaction before anything is sent, so however slowly a client reads,
+// no commit waits for it. Read it (it is an io.Reader) and Close it.
 type Backup struct {
-	tx *bolt.Tx
+	s    *Store
+	f    *os.File
+	size int64
 }
 
-// BeginBackup pins the current committed state. Every write acknowledged
-// before it returns is in the backup.
+// BeginBackup copies the current committed state. Every write acknowledged
+// before it returns is in the backup. Only one backup is open at a time
+// (ErrBackupBusy), and the copy needs as much free disk as the database.
 func (s *Store) BeginBackup() (*Backup, error) {
-	tx, err := s.bolt.Begin(false)
+	if !s.backingUp.CompareAndSwap(false, true) {
+		return nil, ErrBackupBusy
+	}
+	b, err := s.snapshot()
 	if err != nil {
+		s.backingUp.Store(false)
 		return nil, fmt.Errorf("begin backup of %s: %w", s.path, err)
 	}
-	if s.wal != nil {
-		if err := s.wal.waitDurable(uint64(tx.ID())); err != nil {
-			_ = tx.Rollback()
-			return nil, fmt.Errorf("begin backup of %s: %w", s.path, err)
-		}
-	}
-	return &Backup{tx: tx}, nil
+	return b, nil
 }
 
-// Size is the exact number of bytes WriteTo writes.
-func (b *Backup) Size() int64 { return b.tx.Size() }
+func (s *Store) snapshot() (*Backup, error) {
+	// The temporary file is unlinked at once: a crash or a client that
+	// goes away leaves nothing behind once the descriptor is closed.
+	f, err := os.CreateTemp(filepath.Dir(s.path), ".backup-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	size, err := s.copyTo(f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &Backup{s: s, f: f, size: size}, nil
+}
 
-// WriteTo writes the pinned state as a complete bbolt file.
+// copyTo writes the committed state to f under one read transaction.
+func (s *Store) copyTo(f *os.File) (int64, error) {
+	tx, err := s.bolt.Begin(false)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if s.wal != nil {
+		if err := s.wal.waitDurable(uint64(tx.ID())); err != nil {
+			return 0, err
+		}
+	}
+	size := tx.Size()
+	if free, ok := freeBytes(filepath.Dir(s.path)); ok && free < uint64(size)+uint64(minFreeAfterBackup) {
+		return 0, fmt.Errorf("%w: a backup needs %d bytes of free disk beside the database, %d are free", ErrFull, size, free)
+	}
+	// The deadline cuts a copy to a disk that stalls: writes to f fail
+	// once it passes, which ends WriteTo and the transaction with it.
+	n, err := tx.WriteTo(deadlineWriter{f: f, until: time.Now().Add(maxSnapshotTime)})
+	if err != nil {
+		return n, fmt.Errorf("copy to a temporary file: %w", err)
+	}
+	if n != size {
+		return n, fmt.Errorf("copy to a temporary file: wrote %d of %d bytes", n, size)
+	}
+	return n, nil
+}
+
+// minFreeAfterBackup is the disk a backup's copy leaves for the calls.
+const minFreeAfterBackup = 64 << 20
+
+// errSnapshotTooSlow ends a copy that outlasts maxSnapshotTime.
+var errSnapshotTooSlow = fmt.Errorf("the copy took longer than %s; the disk is too slow or too busy", maxSnapshotTime)
+
+type deadlineWriter struct {
+	f     *os.File
+	until time.Time
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	if time.Now().After(w.until) {
+		return 0, errSnapshotTooSlow
+	}
+	return w.f.Write(p)
+}
+
+func freeBytes(dir string) (uint64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), true
+}
+
+// Size is the exact number of bytes the backup holds.
+func (b *Backup) Size() int64 { return b.size }
+
+// Read reads the copy.
+func (b *Backup) Read(p []byte) (int, error) {
+	if b.f == nil {
+		return 0, os.ErrClosed
+	}
+	return b.f.Read(p)
+}
+
+// WriteTo writes the whole copy to w.
 func (b *Backup) WriteTo(w io.Writer) (int64, error) {
-	n, err := b.tx.WriteTo(w)
+	n, err := io.Copy(w, b.f)
 	if err != nil {
 		return n, fmt.Errorf("write backup: %w", err)
 	}
 	return n, nil
 }
 
-// Close releases the pinned state.
-func (b *Backup) Close() error { return b.tx.Rollback() }
+// Close frees the copy and lets the next backup begin. It is safe to call
+// more than once.
+func (b *Backup) Close() error {
+	if b.f == nil {
+		return nil
+	}
+	err := b.f.Close()
+	b.f = nil
+	b.s.backingUp.Store(false)
+	return err
+}

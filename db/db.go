@@ -82,6 +82,7 @@ type Store struct {
 	stopped chan struct{}
 	stats   commitStats
 
+	backingUp   atomic.Bool // one backup at a time (backup.go)
 	running     atomic.Bool
 	onCommit    func(writes int, took time.Duration, err error)
 	defaultFill bool // see Options
@@ -296,8 +297,9 @@ func (s *Store) Check() error {
 	})
 }
 
-// APIToken returns the token generated at first start, or "" when none
-// was stored.
+// APIToken returns what was stored about the tokens generated at first
+// start (their digests; a token in clear in files from before), or ""
+// when nothing was stored.
 func (s *Store) APIToken() (string, error) {
 	var tok string
 	err := s.view(func(tx *bolt.Tx) error {
@@ -307,7 +309,7 @@ func (s *Store) APIToken() (string, error) {
 	return tok, err
 }
 
-// SetAPIToken stores the generated API token durably.
+// SetAPIToken durably stores what is kept about the generated tokens.
 func (s *Store) SetAPIToken(ctx context.Context, tok string) error {
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaAPIToken, []byte(tok))

@@ -24,6 +24,17 @@ type Customer struct {
 // MaxIDLength bounds customer and contract IDs, as enneo's ERP integration does.
 const MaxIDLength = 50
 
+// Bounds on the other fields, so one upload cannot fill the disk with a
+// few customers: generous for real names and addresses, far below what
+// a body may carry.
+const (
+	MaxNameLength  = 200 // firstname, lastname, company
+	MaxEmailLength = 254 // RFC 5321's path limit
+	MaxPhoneLength = 64
+	MaxPhones      = 20
+	MaxContractIDs = 100
+)
+
 // Validate checks the fields the directory relies on and names the first
 // offending one.
 func (c *Customer) Validate() error {
@@ -33,9 +44,33 @@ func (c *Customer) Validate() error {
 	if len(c.ID) > MaxIDLength {
 		return Invalid("id", fmt.Sprintf("longer than %d characters", MaxIDLength))
 	}
+	if len(c.ContractIDs) > MaxContractIDs {
+		return Invalid("contractIds", fmt.Sprintf("more than %d", MaxContractIDs))
+	}
 	for i, id := range c.ContractIDs {
 		if strings.TrimSpace(id) == "" || len(id) > MaxIDLength {
 			return Invalid(fmt.Sprintf("contractIds[%d]", i), fmt.Sprintf("must be 1 to %d characters", MaxIDLength))
+		}
+	}
+	if len(c.Phones) > MaxPhones {
+		return Invalid("phones", fmt.Sprintf("more than %d", MaxPhones))
+	}
+	for i, p := range c.Phones {
+		if len(p) > MaxPhoneLength {
+			return Invalid(fmt.Sprintf("phones[%d]", i), fmt.Sprintf("longer than %d bytes", MaxPhoneLength))
+		}
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{
+		{"firstname", c.Firstname, MaxNameLength},
+		{"lastname", c.Lastname, MaxNameLength},
+		{"company", c.Company, MaxNameLength},
+		{"email", c.Email, MaxEmailLength},
+	} {
+		if len(f.v) > f.max {
+			return Invalid(f.name, fmt.Sprintf("longer than %d bytes", f.max))
 		}
 	}
 	return nil

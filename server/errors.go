@@ -24,7 +24,7 @@ func statusFor(err error) int {
 	case errors.Is(err, db.ErrConflict):
 		return fasthttp.StatusConflict
 	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed), errors.Is(err, db.ErrReadTimeout),
-		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded):
+		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded), errors.Is(err, db.ErrBackupBusy):
 		return fasthttp.StatusServiceUnavailable
 	default:
 		return fasthttp.StatusInternalServerError
@@ -46,6 +46,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	if code == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="enneo-edge"`)
+		msg = errUnauthorized.Error() // the reason is for the log only
 	}
 	if code == fasthttp.StatusServiceUnavailable {
 		ctx.Response.Header.Set("Retry-After", "1")

@@ -26,7 +26,7 @@ const (
 
 // env is a real server on a loopback port over a real bbolt file.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	store  *db.Store
 	client *http.Client
@@ -45,6 +45,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // newEnvWith is newEnv over a store with the given options (a test clock,
 // routing timers).
 func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
+	t.Helper()
+	return newEnvLogged(t, so, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, opts...)
+}
+
+// newEnvLogged is newEnvWith with the server's logger and options.
+func newEnvLogged(t testing.TB, so db.Options, log *slog.Logger, srvOpts []Option, opts ...envOption) *env {
 	t.Helper()
 	ao := auth.Options{Tokens: []string{testToken}, JWTSecret: []byte(testJWTSecret), Leeway: time.Minute}
 	lim := Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute,
@@ -66,8 +72,7 @@ func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := New(store, a, pn, log, lim)
+	srv := New(store, a, pn, log, lim, srvOpts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -171,7 +171,14 @@ func TestFullDatabaseAnswers503AndRecovers(t *testing.T) {
 	e := newOpsEnv(t, opsConfig{maxSize: 1 << 20})
 	var lines []string
 	for i := range 150 {
-		lines = append(lines, fmt.Sprintf(`{"id":"big-%d","firstname":"%s"}`, i, strings.Repeat("n", 1500)))
+		// About 1.5 KB each, within the bounds of every field.
+		var contracts []string
+		for j := range 20 {
+			contracts = append(contracts, fmt.Sprintf(`"%d-%s"`, j, strings.Repeat("c", 40)))
+		}
+		n := strings.Repeat("n", 200)
+		lines = append(lines, fmt.Sprintf(`{"id":"big-%d","firstname":"%s","lastname":"%s","company":"%s","contractIds":[%s]}`,
+			i, n, n, n, strings.Join(contracts, ",")))
 	}
 	if a := e.do("PUT", "/edge/v1/customers", strings.Join(lines, "\n")); a.code != 200 {
 		t.Fatalf("put customers: %d %s", a.code, a.raw)

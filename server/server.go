@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +38,15 @@ type Limits struct {
 	// MaxPendingCommits bounds the calls waiting for a commit; past it
 	// callReceived answers 503 with Retry-After at once (default 1024).
 	MaxPendingCommits int
+	// MaxConnsPerIP bounds the connections from one client address
+	// (default 256), so one host cannot hold all MaxConnections.
+	MaxConnsPerIP int
+	// MaxCallBodyBytes bounds a callReceived body (default 128 KiB);
+	// MaxBodyBytes is sized for bulk customer uploads.
+	MaxCallBodyBytes int
+	// CallsPerSecondPerClient, when positive, bounds the calls one client
+	// address may send per second (a burst of twice that).
+	CallsPerSecondPerClient float64
 }
 
 // Server is the HTTP front of the edge.
@@ -53,6 +64,11 @@ type Server struct {
 	started   time.Time
 	pending   atomic.Int64                 // calls admitted and not yet answered
 	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
+
+	tls       bool          // answers go over TLS: send HSTS
+	authFails *keyedLimiter // failed authentication per client address
+	callRate  *keyedLimiter // calls per client address; nil when unlimited
+	ready     readyCache
 }
 
 // New builds a server from its dependencies; Serve starts it.
@@ -63,7 +79,21 @@ func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog
 	if l.MaxPendingCommits == 0 {
 		l.MaxPendingCommits = 1024
 	}
-	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now()}
+	if l.MaxConnsPerIP == 0 {
+		// Far more than a PBX opens, and at most a quarter of all.
+		l.MaxConnsPerIP = 256
+		if l.MaxConnections > 0 {
+			l.MaxConnsPerIP = max(1, min(256, l.MaxConnections/4))
+		}
+	}
+	if l.MaxCallBodyBytes == 0 {
+		l.MaxCallBodyBytes = 128 << 10
+	}
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now(),
+		authFails: newKeyedLimiter(authFailRate, authFailBurst, refusalLogEvery)}
+	if l.CallsPerSecondPerClient > 0 {
+		s.callRate = newKeyedLimiter(l.CallsPerSecondPerClient, 2*l.CallsPerSecondPerClient, refusalLogEvery)
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -81,12 +111,13 @@ func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog
 		MaxRequestBodySize:           l.MaxBodyBytes,
 		ReadBufferSize:               l.ReadBufferBytes,
 		Concurrency:                  l.MaxConnections,
+		MaxConnsPerIP:                l.MaxConnsPerIP,
 		DisablePreParseMultipartForm: true,
 		NoDefaultServerHeader:        true,
 		SecureErrorLogMessage:        true,
 		CloseOnShutdown:              true,
 		TCPKeepalive:                 true,
-		Logger:                       fasthttpLogger{log},
+		Logger:                       newFasthttpLogger(log),
 	}
 	return s
 }
@@ -105,29 +136,29 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.POST(callReceivedPath, s.authed(s.admit(s.callReceived)))
-	r.GET("/api/mind/telephony/getRouting", s.authed(s.getRouting))
-	r.POST("/api/mind/telephony/agentConnected", s.authed(s.agentConnected))
-	r.POST("/api/mind/telephony/callCompleted", s.authed(s.callCompleted))
-	r.GET("/api/mind/telephony/routingAvailability", s.authed(s.routingAvailability))
-	r.PATCH("/api/mind/profile/{id}/routingStatus", s.authed(s.routingStatus))
-	r.PUT("/edge/v1/agents/{id}", s.authed(s.putAgent))
-	r.GET("/edge/v1/agents", s.authed(s.listAgents))
-	r.PUT("/edge/v1/customers", s.authed(s.putCustomers))
-	r.GET("/edge/v1/customers/{id}", s.authed(s.getCustomer))
-	r.DELETE("/edge/v1/customers/{id}", s.authed(s.deleteCustomer))
-	r.GET("/edge/v1/tickets/{id}", s.authed(s.getTicket))
-	r.GET("/edge/v1/outbox", s.authed(s.outbox))
-	r.GET("/edge/v1/outbox/dead", s.authed(s.deadLetters))
-	r.POST("/edge/v1/outbox/dead/retry", s.authed(s.retryAllDeadLetters))
-	r.POST("/edge/v1/outbox/dead/{seq}/retry", s.authed(s.retryDeadLetter))
-	r.POST("/edge/v1/outbox/{seq}/retry", s.authed(s.retryPending))
-	r.POST("/edge/v1/outbox/{seq}/dead-letter", s.authed(s.deadLetterPending))
+	r.POST(callReceivedPath, s.authed(auth.RolePBX, s.callLimits(s.admit(s.callReceived))))
+	r.GET("/api/mind/telephony/getRouting", s.authed(auth.RolePBX, s.getRouting))
+	r.POST("/api/mind/telephony/agentConnected", s.authed(auth.RolePBX, s.agentConnected))
+	r.POST("/api/mind/telephony/callCompleted", s.authed(auth.RolePBX, s.callCompleted))
+	r.GET("/api/mind/telephony/routingAvailability", s.authed(auth.RolePBX, s.routingAvailability))
+	r.PATCH("/api/mind/profile/{id}/routingStatus", s.authed(auth.RolePBX, s.routingStatus))
+	r.PUT("/edge/v1/agents/{id}", s.authed(auth.RoleAdmin, s.putAgent))
+	r.GET("/edge/v1/agents", s.authed(auth.RoleAdmin, s.listAgents))
+	r.PUT("/edge/v1/customers", s.authed(auth.RoleAdmin, s.putCustomers))
+	r.GET("/edge/v1/customers/{id}", s.authed(auth.RoleAdmin, s.getCustomer))
+	r.DELETE("/edge/v1/customers/{id}", s.authed(auth.RoleAdmin, s.deleteCustomer))
+	r.GET("/edge/v1/tickets/{id}", s.authed(auth.RoleAdmin, s.getTicket))
+	r.GET("/edge/v1/outbox", s.authed(auth.RoleAdmin, s.outbox))
+	r.GET("/edge/v1/outbox/dead", s.authed(auth.RoleAdmin, s.deadLetters))
+	r.POST("/edge/v1/outbox/dead/retry", s.authed(auth.RoleAdmin, s.retryAllDeadLetters))
+	r.POST("/edge/v1/outbox/dead/{seq}/retry", s.authed(auth.RoleAdmin, s.retryDeadLetter))
+	r.POST("/edge/v1/outbox/{seq}/retry", s.authed(auth.RoleAdmin, s.retryPending))
+	r.POST("/edge/v1/outbox/{seq}/dead-letter", s.authed(auth.RoleAdmin, s.deadLetterPending))
 	r.GET("/", s.statusPage)
-	r.GET("/edge/v1/status", s.authed(s.status))
-	r.GET("/edge/v1/backup", s.authed(s.backup))
-	r.GET("/metrics", s.authed(s.serveMetrics))
-	return s.instrument(r.Handler)
+	r.GET("/edge/v1/status", s.authed(auth.RoleViewer, s.status))
+	r.GET("/edge/v1/backup", s.authed(auth.RoleAdmin, s.backup))
+	r.GET("/metrics", s.authed(auth.RoleMetrics, s.serveMetrics))
+	return s.instrument(s.secureHeaders(r.Handler))
 }
 
 const callReceivedPath = "/api/mind/telephony/callReceived"
@@ -139,25 +170,10 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // (whose commits complete) until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
 
-// authed refuses requests without valid credentials before h runs.
-func (s *Server) authed(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		err := s.auth.Check(auth.Credentials{
-			Authorization: ctx.Request.Header.Peek(fasthttp.HeaderAuthorization),
-			Cookie:        ctx.Request.Header.Peek(fasthttp.HeaderCookie),
-			InternalToken: ctx.Request.Header.Peek("x-internal-communication-token"),
-		})
-		if err != nil {
-			s.writeError(ctx, err)
-			return
-		}
-		h(ctx)
-	}
-}
-
 // transportError answers requests fasthttp could not read, in the same
 // JSON envelope as every other error.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	setSecureHeaders(ctx, s.tls)
 	var (
 		small   *fasthttp.ErrSmallBuffer
 		timeout net.Error
@@ -180,15 +196,39 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ok"})
 }
 
-// readyz commits a real write, so it fails when the disk or the store does.
+// readyz commits a real write, so it fails when the disk or the store
+// does. The answer is kept for readyInterval: the route needs no
+// credentials, and a commit per request would let anyone keep the disk
+// busy.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ready(c); err != nil {
+	if err := s.ready.check(s.store); err != nil {
 		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, "database: not writable: "+err.Error())
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ready"})
+}
+
+const readyInterval = time.Second
+
+// readyCache runs one readiness commit at a time and keeps its result for
+// readyInterval.
+type readyCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (r *readyCache) check(store *db.Store) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.at.IsZero() && time.Since(r.at) < readyInterval {
+		return r.err
+	}
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.err = store.Ready(c)
+	r.at = time.Now()
+	return r.err
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
@@ -202,8 +242,26 @@ func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	ctx.SetBody(b)
 }
 
-type fasthttpLogger struct{ log *slog.Logger }
+type fasthttpLogger struct {
+	log              *slog.Logger
+	quoted, peerAddr *regexp.Regexp
+}
 
+// Printf logs fasthttp's message without the request bytes it quotes:
+// an unparsable header value may be a credential with a stray byte.
+// Quoted peer addresses stay.
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+	msg := l.quoted.ReplaceAllStringFunc(fmt.Sprintf(format, args...), func(q string) string {
+		if l.peerAddr.MatchString(q) {
+			return q
+		}
+		return `"[redacted]"`
+	})
+	l.log.Debug("fasthttp", "msg", msg)
+}
+
+func newFasthttpLogger(log *slog.Logger) fasthttpLogger {
+	return fasthttpLogger{log: log,
+		quoted:   regexp.MustCompile(`"(?:[^"\\]|\\.)*"`),
+		peerAddr: regexp.MustCompile(`^"[0-9a-fA-F.:\[\]]+"$`)}
 }

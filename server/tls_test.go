@@ -39,7 +39,7 @@ func TestTLSServesAndReloads(t *testing.T) {
 	a, _ := auth.New(auth.Options{Tokens: []string{testToken}})
 	pn, _ := phone.NewNormalizer("DE")
 	srv := New(store, a, pn, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{ReadTimeout: 5 * time.Second,
-		WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxBodyBytes: 1 << 20, ReadBufferBytes: 16 << 10, MaxConnections: 64})
+		WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxBodyBytes: 1 << 20, ReadBufferBytes: 16 << 10, MaxConnections: 64}, WithTLS(true))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +81,9 @@ func TestTLSServesAndReloads(t *testing.T) {
 	}
 	if got := resp.TLS.PeerCertificates[0].SerialNumber.Int64(); got != 1 {
 		t.Fatalf("served certificate serial %d, want 1", got)
+	}
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("no HSTS over TLS: %q", h)
 	}
 	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Error("plain HTTP answered on the TLS port")

@@ -51,10 +51,26 @@ func (r *Reloader) NotAfter() time.Time {
 	return c.Leaf.NotAfter
 }
 
+// aeadSuites are the TLS 1.2 suites offered: forward-secret and AEAD
+// only. Go's defaults add CBC-SHA1 suites for old clients; a PBX new
+// enough for TLS 1.2 has these. TLS 1.3's suites are all AEAD and not
+// configurable.
+func aeadSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+}
+
 // ServerConfig is the listener's TLS configuration.
 func (r *Reloader) ServerConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: aeadSuites(),
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return r.cert.Load(), nil
 		},

@@ -90,3 +90,51 @@ func TestClientConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestServerRefusesCBCSuites: a TLS 1.2 client offering only the CBC-SHA1
+// suites Go enables by default is refused; an AEAD suite is taken.
+func TestServerRefusesCBCSuites(t *testing.T) {
+	dir := t.TempDir()
+	cf, kf, _ := testcert.Write(t, dir, 3)
+	r, err := NewReloader(cf, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", r.ServerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	dial := func(suite uint16) error {
+		c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, //nolint:gosec // handshake test only
+			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, s := range []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA} {
+		if err := dial(s); err == nil {
+			t.Errorf("TLS 1.2 handshake with %s succeeded", tls.CipherSuiteName(s))
+		}
+	}
+	ok := 0
+	for _, s := range aeadSuites() {
+		if dial(s) == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		t.Fatal("no AEAD suite could be negotiated")
+	}
+}
