@@ -70,6 +70,7 @@ func TestRouteRoles(t *testing.T) {
 		{"POST", "/api/mind/telephony/agentConnected", `{}`, auth.RolePBX},
 		{"POST", "/api/mind/telephony/callCompleted", `{}`, auth.RolePBX},
 		{"GET", "/api/mind/telephony/routingAvailability", "", auth.RolePBX},
+		{"GET", "/api/mind/settings/subchannel", "", auth.RolePBX},
 		{"PATCH", "/api/mind/profile/1/routingStatus", `{}`, auth.RolePBX},
 		{"PUT", "/edge/v1/agents/1", `{}`, auth.RoleAdmin},
 		{"GET", "/edge/v1/agents", "", auth.RoleAdmin},

@@ -142,6 +142,7 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.POST("/api/mind/telephony/callCompleted", s.authed(auth.RolePBX, s.callCompleted))
 	r.GET("/api/mind/telephony/routingAvailability", s.authed(auth.RolePBX, s.routingAvailability))
 	r.PATCH("/api/mind/profile/{id}/routingStatus", s.authed(auth.RolePBX, s.routingStatus))
+	r.GET("/api/mind/settings/subchannel", s.authed(auth.RolePBX, s.subchannels))
 	r.PUT("/edge/v1/agents/{id}", s.authed(auth.RoleAdmin, s.putAgent))
 	r.GET("/edge/v1/agents", s.authed(auth.RoleAdmin, s.listAgents))
 	r.PUT("/edge/v1/customers", s.authed(auth.RoleAdmin, s.putCustomers))

@@ -339,3 +339,38 @@ func verifyExactlyOnce(t *testing.T, edgePath, hubPath string, acks map[string]i
 	}
 	t.Logf("%d acknowledged, %d edge tickets, %d hub tickets: exactly once", len(acks), edgeCount, hubCount)
 }
+
+// TestEdgePullsAgentsFromAHub: a hub enneo-edge answers the two pull
+// endpoints in the shapes an edge reads, so an edge behind a hub routes on
+// the hub's agents and skills.
+func TestEdgePullsAgentsFromAHub(t *testing.T) {
+	hub := start(t, writeConfig(t, config{dir: t.TempDir(), site: 91, token: hubToken}), hubToken)
+	req, err := http.NewRequest("PUT", hub.URL+"/edge/v1/agents/31", strings.NewReader(`{"name":"Hub agent","skillTagIds":[4,5]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+hubToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT agent on the hub: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	edge := start(t, writeConfig(t, config{dir: t.TempDir(), site: edgeSite, token: edgeToken,
+		upstreamURL: hub.URL + "/api/mind", extra: "pull_interval = \"1s\"\n"}), edgeToken)
+	waitFor(t, "the hub's agent at the edge", 10*time.Second, func() bool {
+		var v struct {
+			Agents []struct {
+				ID     int64   `json:"id"`
+				Name   string  `json:"name"`
+				Skills []int64 `json:"skillTagIds"`
+				Source string  `json:"source"`
+			} `json:"agents"`
+		}
+		edge.get(t, "/edge/v1/agents", &v)
+		return len(v.Agents) == 1 && v.Agents[0].ID == 31 && v.Agents[0].Name == "Hub agent" &&
+			fmt.Sprint(v.Agents[0].Skills) == "[4 5]" && v.Agents[0].Source == "central"
+	})
+	if strings.Contains(edge.Logs.String(), "pull from central failed") {
+		t.Errorf("pull from the hub failed:\n%s", edge.Logs)
+	}
+}
