@@ -47,17 +47,7 @@ func runServe(args []string) error {
 		return err
 	}
 	metrics := server.NewMetrics()
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
-		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
-		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
-		DisableWAL: !cfg.Storage.WAL,
-		Routing: routing.Config{
-			RingTimeout:       cfg.Routing.RingTimeout.Duration,
-			MaxWait:           cfg.Routing.MaxWait.Duration,
-			ACW:               cfg.Routing.ACW.Duration,
-			DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
-			SubchannelTags:    cfg.Routing.Tags(),
-		}})
+	store, err := db.Open(cfg.Storage.Path, storeOptions(cfg, metrics))
 	if err != nil {
 		return err
 	}
@@ -104,16 +94,8 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("site.phone_region: %w", err)
 	}
-	srv := server.New(store, a, pn, log, server.Limits{
-		ReadTimeout:     cfg.Server.ReadTimeout.Duration,
-		WriteTimeout:    cfg.Server.WriteTimeout.Duration,
-		IdleTimeout:     cfg.Server.IdleTimeout.Duration,
-		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
-		ReadBufferBytes: cfg.Server.ReadBufferBytes,
-		MaxConnections:  cfg.Server.MaxConnections,
-
-		MaxPendingCommits: cfg.Server.MaxPendingCommits,
-	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
+	srv := server.New(store, a, pn, log, serverLimits(cfg),
+		server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
 	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
@@ -252,4 +234,34 @@ func newLogger(debug bool) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, o))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, o))
+}
+
+// storeOptions are the database options serve (and bench's private
+// appliance) derive from the config.
+func storeOptions(cfg config.Config, metrics *server.Metrics) db.Options {
+	return db.Options{SiteID: cfg.Site.ID,
+		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
+		DisableWAL: !cfg.Storage.WAL,
+		Routing: routing.Config{
+			RingTimeout:       cfg.Routing.RingTimeout.Duration,
+			MaxWait:           cfg.Routing.MaxWait.Duration,
+			ACW:               cfg.Routing.ACW.Duration,
+			DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
+			SubchannelTags:    cfg.Routing.Tags(),
+		}}
+}
+
+// serverLimits are the HTTP limits of the config.
+func serverLimits(cfg config.Config) server.Limits {
+	return server.Limits{
+		ReadTimeout:     cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:    cfg.Server.WriteTimeout.Duration,
+		IdleTimeout:     cfg.Server.IdleTimeout.Duration,
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		ReadBufferBytes: cfg.Server.ReadBufferBytes,
+		MaxConnections:  cfg.Server.MaxConnections,
+
+		MaxPendingCommits: cfg.Server.MaxPendingCommits,
+	}
 }
