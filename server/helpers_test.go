@@ -119,12 +119,12 @@ func (e *env) do(method, path, body string, headers ...string) answer {
 	if len(headers) == 0 {
 		headers = []string{"Authorization", "Bearer " + testToken}
 	}
+	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
 		if headers[i+1] != "" {
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
