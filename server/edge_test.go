@@ -104,7 +104,7 @@ func TestPutCustomersCSV(t *testing.T) {
 	if a.code != 200 || fmt.Sprint(a.body["upserted"]) != "2" {
 		t.Fatalf("csv: %d %s", a.code, a.raw)
 	}
-	if a := e.do("GET", "/edge/v1/customers/C-2", ""); a.code != 200 || !strings.Contains(a.raw, `O'Neil`) && !strings.Contains(a.raw, `O\"Neil`) {
+	if a := e.do("GET", "/edge/v1/customers/C-2", ""); a.code != 200 || !strings.Contains(a.raw, `O\"Neil`) {
 		t.Errorf("C-2: %d %s", a.code, a.raw)
 	}
 	a = csv("id,phone,lastname\nC-3,0171 1234567,\"open\nC-4,0171 7654321\nC-5,,x\nC-6,030 1234,ok\n")
