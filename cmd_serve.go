@@ -26,7 +26,7 @@ import (
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
-	debug := fs.Bool("debug", false, "log every call")
+	debug := fs.Bool("debug", false, "log every call (log.level = \"debug\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,7 +34,11 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(*debug)
+	level := cfg.Log.SlogLevel()
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := newLogger(level)
 
 	// Replay the write-ahead log first, so the check sees the file as the
 	// last acknowledged commit left it.
@@ -95,7 +99,8 @@ func runServe(args []string) error {
 		return fmt.Errorf("site.phone_region: %w", err)
 	}
 	srv := server.New(store, a, pn, log, serverLimits(cfg),
-		server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream))
+		server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream),
+		server.WithAccessLog(cfg.Log.Access))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
 	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
@@ -117,7 +122,7 @@ func runServe(args []string) error {
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read this line to learn the port when listen is :0.
 	url := baseURL(ln, certs != nil)
-	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", url, store.Path(), cfg.Site.ID)
+	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", listenDescription(ln, certs != nil), store.Path(), cfg.Site.ID)
 	log.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "db", store.Path(), "upstream", cfg.Upstream.URL != "")
 	// Signals are caught before READY: systemd may reload or stop the
 	// service as soon as it is told the service is up.
@@ -224,11 +229,7 @@ func newAuthenticator(cfg config.Config, tokens []string) (*auth.Authenticator, 
 
 // newLogger writes text for a person at a terminal and JSON for the
 // journal.
-func newLogger(debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
+func newLogger(level slog.Level) *slog.Logger {
 	o := &slog.HandlerOptions{Level: level}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		return slog.New(slog.NewTextHandler(os.Stderr, o))

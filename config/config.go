@@ -55,6 +55,7 @@ type Config struct {
 	Upstream  Upstream  `toml:"upstream"`
 	Retention Retention `toml:"retention"`
 	Routing   Routing   `toml:"routing"`
+	Log       Log       `toml:"log"`
 }
 
 // Server configures the local HTTP listener that answers the telephony API.
@@ -261,6 +262,7 @@ func Default() Config {
 			TimerInterval:     Duration{time.Second},
 		},
 		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}},
+		Log:       Log{Level: "info"},
 	}
 }
 
@@ -327,6 +329,8 @@ func (c *Config) Validate() error {
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
 	}
+
+	c.Log.validate(add)
 
 	// server
 	s := &c.Server

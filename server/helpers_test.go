@@ -46,6 +46,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // routing timers).
 func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 	t.Helper()
+	return newEnvFull(t, so, nil, nil, opts...)
+}
+
+// newEnvFull is newEnvWith with the server's logger (nil: none) and
+// options.
+func newEnvFull(t *testing.T, so db.Options, log *slog.Logger, srvOpts []Option, opts ...envOption) *env {
+	t.Helper()
 	ao := auth.Options{Tokens: []string{testToken}, JWTSecret: []byte(testJWTSecret), Leeway: time.Minute}
 	lim := Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 		MaxBodyBytes: 1 << 20, ReadBufferBytes: 16 << 10, MaxConnections: 1024}
@@ -66,8 +73,10 @@ func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := New(store, a, pn, log, lim)
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := New(store, a, pn, log, lim, srvOpts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,9 @@ type Metrics struct {
 	checkpoint    *metrics.PrometheusHistogram
 	overloaded    *metrics.Counter
 
+	refusedByCode    map[int]*metrics.Counter
+	refusedNotLogged *metrics.Counter
+
 	calls window
 }
 
@@ -72,6 +75,9 @@ func NewMetrics() *Metrics {
 		logSync:       set.NewPrometheusHistogramExt("edge_db_log_sync_duration_seconds", syncBuckets),
 		checkpoint:    set.NewPrometheusHistogramExt("edge_db_checkpoint_duration_seconds", syncBuckets),
 		overloaded:    set.NewCounter("edge_calls_overloaded_total"),
+
+		refusedByCode:    map[int]*metrics.Counter{},
+		refusedNotLogged: set.NewCounter("edge_http_refused_not_logged_total"),
 		calls:         window{now: time.Now},
 	}
 }
@@ -113,6 +119,30 @@ func (m *Metrics) ObserveUpstream(code int) {
 	}
 	m.mu.Unlock()
 	c.Inc()
+}
+
+// refused counts one refused request (4xx, 503) by status, for the status
+// page (edge_http_requests_total has them by route too).
+func (m *Metrics) refused(code int) {
+	m.mu.Lock()
+	c := m.refusedByCode[code]
+	if c == nil {
+		c = m.set.NewCounter(`edge_http_refused_total{code="` + strconv.Itoa(code) + `"}`)
+		m.refusedByCode[code] = c
+	}
+	m.mu.Unlock()
+	c.Inc()
+}
+
+// RefusedCounts returns the refused requests since start by status code.
+func (m *Metrics) RefusedCounts() map[int]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int]uint64, len(m.refusedByCode))
+	for code, c := range m.refusedByCode {
+		out[code] = c.Get()
+	}
+	return out
 }
 
 // observe records one answered request.
@@ -181,6 +211,7 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 			route = "unmatched"
 		}
 		s.metrics.observe(route, ctx.Response.StatusCode(), took)
+		s.logRequest(ctx, route, ctx.Response.StatusCode(), took)
 		if route == callReceivedPath && ctx.Response.StatusCode() == fasthttp.StatusOK {
 			s.metrics.calls.add(took)
 		}

@@ -14,6 +14,9 @@ func WithMetrics(m *Metrics) Option { return func(s *Server) { s.metrics = m } }
 // central is doing. Without it the upstream is shown as not configured.
 func WithUpstream(f func() UpstreamStatus) Option { return func(s *Server) { s.upstream = f } }
 
+// WithAccessLog logs one info line per request answered.
+func WithAccessLog(on bool) Option { return func(s *Server) { s.accessLog = on } }
+
 // WithVersion names the running build on the status page.
 func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
 

@@ -51,6 +51,9 @@ type Server struct {
 	upstream  func() UpstreamStatus
 	version   string
 	started   time.Time
+	accessLog bool
+
+	refusedLog *logLimiter
 	pending   atomic.Int64                 // calls admitted and not yet answered
 	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
 }
@@ -63,7 +66,8 @@ func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog
 	if l.MaxPendingCommits == 0 {
 		l.MaxPendingCommits = 1024
 	}
-	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now()}
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now(),
+		refusedLog: newLogLimiter(time.Now)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -168,10 +172,14 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &timeout) && timeout.Timeout():
 		// fasthttp asks for an answer even when a new connection sent
 		// nothing before the read timeout; 408 is what clients expect then.
+		// Idle connections do this all day: not worth a log line.
 		writeErrorText(ctx, fasthttp.StatusRequestTimeout, "request: not received within the read timeout")
+		return
 	default:
 		writeErrorText(ctx, fasthttp.StatusBadRequest, "request: cannot be parsed")
 	}
+	// These never reach the router, so instrument does not see them.
+	s.logRequest(ctx, "unmatched", ctx.Response.StatusCode(), 0)
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
