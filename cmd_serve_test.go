@@ -10,7 +10,8 @@ import (
 // shown as such, not as the loopback address the process uses itself.
 func TestListenDescriptionIsTheBoundAddress(t *testing.T) {
 	for listen, want := range map[string]string{
-		"0.0.0.0:0":   "http://0.0.0.0:PORT (all interfaces; from this machine http://127.0.0.1:PORT)",
+		// Go binds 0.0.0.0 as a dual-stack socket, which is what it reports.
+		"0.0.0.0:0":   "http://[::]:PORT (all interfaces; from this machine http://127.0.0.1:PORT)",
 		"127.0.0.1:0": "http://127.0.0.1:PORT",
 	} {
 		ln, err := net.Listen("tcp", listen)
