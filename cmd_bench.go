@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -25,7 +24,7 @@ func runBench(args []string) error { return benchCommand(args, os.Stdout, os.Std
 // benchCommand is `enneo-edge bench`, writing its report to stdout and
 // what it is about to write, and its progress, to stderr.
 func benchCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlags("bench")
 	u := fs.String("url", "", "target base URL (http://host:port, …/api/mind, or the full callReceived URL); without it, a private appliance on a temporary database")
 	live := fs.Bool("against-live", false, "accept that -url and -compare are written to: routing none calls, each leaving a closed ticket")
 	agents := fs.Bool("agents", false, "with -against-live, allow -mix entries that name agents (userId, agentId, triggeredBy, aiAgentId)")
@@ -35,19 +34,19 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	token2 := fs.String("token2", "", "API token for -compare (default: -token)")
 	name2 := fs.String("name2", "compare", "label of -compare")
 	rate := fs.Float64("rate", 1000, "calls per second on a fixed schedule; 0 = closed model (saturation throughput, latency not corrected)")
-	duration := fs.Duration("duration", 10*time.Second, "length of the schedule")
+	duration := durationVar(fs, "duration", 10*time.Second, "length of the schedule")
 	conc := fs.Int("concurrency", 128, "connections, so the most calls in flight at once")
-	timeout := fs.Duration("timeout", 5*time.Second, "timeout of one call")
+	timeout := durationVar(fs, "timeout", 5*time.Second, "timeout of one call")
 	mixFile := fs.String("mix", "", "JSON Lines of {\"name\",\"weight\",\"body\"}; default: inbound external with transcript, inbound native, outbound")
 	seed := fs.Uint64("seed", 1, "seed of the body sequence")
 	out := fs.String("out", "", "write the latency percentile plot to FILE.svg (or .png, needs rsvg-convert)")
 	jsonOut := fs.Bool("json", false, "write the results as JSON to stdout instead of the text report")
 	vegeta := fs.String("vegeta-targets", "", "write rate×duration calls as vegeta JSON targets to FILE and exit (to cross-check with vegeta)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := wantArgs(fs, 0, 0, "no arguments"); err != nil {
+		return err
 	}
 	if *u == "" && *vegeta != "" {
 		return errors.New("-vegeta-targets needs -url: the targets name the server vegeta will call")

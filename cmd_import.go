@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,15 +23,20 @@ import (
 func runImport(args []string) error { return importCommand(args, os.Stdout, os.Stderr) }
 
 func importCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs := newFlags("import")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	format := fs.String("format", "auto", "file format: auto, csv or jsonl")
 	partial := fs.Bool("partial", false, "import the good lines of a file that has bad ones (exit status 0); without it such a file imports nothing")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want exactly one FILE, got %d arguments", fs.NArg())
+	if err := wantArgs(fs, 1, 1, "one FILE"); err != nil {
+		return err
+	}
+	switch *format {
+	case "auto", "csv", "jsonl", "ndjson":
+	default:
+		return fmt.Errorf("-format: must be auto, csv or jsonl, got %q", *format)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -45,7 +49,7 @@ func importCommand(args []string, stdout, stderr io.Writer) error {
 	path := fs.Arg(0)
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // names the file and the operation already
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,8 +16,8 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 )
 
-const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token TOKEN] [-json] list|retry SEQ|retry-all
-
+// outboxNotes follow the flags in outbox -h.
+const outboxNotes = `Subcommands:
   list       backlog size and age, forwarder state (paused and why), dead letters with reasons
   retry SEQ  put dead letter SEQ (and records parked behind it) back into the outbox
   retry-all  put every dead letter back into the outbox
@@ -29,17 +28,40 @@ given; the token is -token, else $ENNEO_EDGE_TOKEN, else auth.tokens[0].
 `
 
 func runOutbox(args []string) error {
-	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), outboxUsage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("outbox")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	base := fs.String("url", "", "server base URL (default: from server.listen)")
 	token := fs.String("token", os.Getenv("ENNEO_EDGE_TOKEN"), "API token (default: $ENNEO_EDGE_TOKEN or auth.tokens[0])")
 	asJSON := fs.Bool("json", false, "print the server's JSON answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	// Flags may follow the subcommand too (outbox list -json).
+	rest := []string{"list"}
+	if fs.NArg() > 0 {
+		sub := fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+			return err
+		}
+		rest = append([]string{sub}, fs.Args()...)
+	}
+	// The subcommand is checked before anything else: a typo is the first
+	// thing to hear about, not a missing token.
+	var method, path string
+	out := printRequeued
+	switch {
+	case rest[0] == "list" && len(rest) == 1:
+		method, path, out = "GET", "/edge/v1/outbox", printOutbox
+	case rest[0] == "retry" && len(rest) == 2:
+		seq, perr := strconv.ParseUint(rest[1], 10, 64)
+		if perr != nil || seq == 0 {
+			return fmt.Errorf("retry: SEQ must be a positive integer, got %q", rest[1])
+		}
+		method, path = "POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry"
+	case rest[0] == "retry-all" && len(rest) == 1:
+		method, path = "POST", "/edge/v1/outbox/dead/retry"
+	default:
+		return fmt.Errorf("unknown or incomplete subcommand %q: want list, retry SEQ or retry-all", strings.Join(rest, " "))
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -66,32 +88,7 @@ func runOutbox(args []string) error {
 		return err
 	}
 	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: hc}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		rest = []string{"list"}
-	}
-	var (
-		raw []byte
-		out func([]byte) error
-	)
-	switch {
-	case rest[0] == "list" && len(rest) == 1:
-		raw, err = cl.do("GET", "/edge/v1/outbox")
-		out = printOutbox
-	case rest[0] == "retry" && len(rest) == 2:
-		seq, perr := strconv.ParseUint(rest[1], 10, 64)
-		if perr != nil || seq == 0 {
-			return fmt.Errorf("retry: SEQ must be a positive integer, got %q", rest[1])
-		}
-		raw, err = cl.do("POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry")
-		out = printRequeued
-	case rest[0] == "retry-all" && len(rest) == 1:
-		raw, err = cl.do("POST", "/edge/v1/outbox/dead/retry")
-		out = printRequeued
-	default:
-		fmt.Fprint(os.Stderr, outboxUsage)
-		return fmt.Errorf("unknown or incomplete subcommand %q", strings.Join(rest, " "))
-	}
+	raw, err := cl.do(method, path)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,10 +23,13 @@ import (
 )
 
 func runServe(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlags("serve")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	debug := fs.Bool("debug", false, "log every call (log.level = \"debug\")")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, 0, 0, "no arguments"); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -14,8 +16,9 @@ const usage = `enneo-edge: the enneo telephony API at the edge
 
 Usage:
   enneo-edge serve   [-config FILE] [-debug]   run the appliance (-debug: log every call)
-  enneo-edge import  [-config FILE] [-format auto|csv|jsonl] FILE
-                                               load customers (CSV with a header row, or JSON Lines)
+  enneo-edge import  [-config FILE] [-format auto|csv|jsonl] [-partial] FILE
+                                               load customers (CSV with a header row, or JSON Lines);
+                                               a file with bad lines imports nothing unless -partial
   enneo-edge check   [-config FILE] [-quick] [DBFILE]
                                                verify a database file (replays its write-ahead log
                                                first; -quick: only the check every start runs)
@@ -23,10 +26,13 @@ Usage:
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all]
                                                forwarding backlog and dead letters (default: list)
-  enneo-edge bench   -url URL [-token T] [-name N] [-rate N] [-duration D] [-concurrency C]
-                     [-timeout D] [-mix FILE] [-seed S] [-compare URL2 [-token2 T] [-name2 N]]
-                     [-out FILE.svg|.png] [-json] [-vegeta-targets FILE]
-                                               measure callReceived latency of any enneo server
+  enneo-edge bench   [-url URL -against-live [-agents]] [-token T] [-name N] [-rate N]
+                     [-duration D] [-concurrency C] [-timeout D] [-mix FILE] [-seed S]
+                     [-compare URL2 [-token2 T] [-name2 N]] [-out FILE.svg|.png] [-json]
+                     [-vegeta-targets FILE]
+                                               measure callReceived latency: of a private appliance
+                                               on a temporary database, or with -against-live of the
+                                               server at URL (routing none calls, one closed ticket each)
   enneo-edge version                           print the version
 
 Without -config, enneo-edge.toml in the working directory is read when it
@@ -61,7 +67,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "enneo-edge: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h asked for the usage, which was printed: not a failure.
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "enneo-edge %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
