@@ -78,7 +78,7 @@ func NewMetrics() *Metrics {
 
 		refusedByCode:    map[int]*metrics.Counter{},
 		refusedNotLogged: set.NewCounter("edge_http_refused_not_logged_total"),
-		calls:         window{now: time.Now},
+		calls:            window{now: time.Now},
 	}
 }
 

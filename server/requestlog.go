@@ -92,4 +92,3 @@ func loggedRoute(ctx *fasthttp.RequestCtx, route string) string {
 	}
 	return p
 }
-

@@ -54,8 +54,8 @@ type Server struct {
 	accessLog bool
 
 	refusedLog *logLimiter
-	pending   atomic.Int64                 // calls admitted and not yet answered
-	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
+	pending    atomic.Int64                 // calls admitted and not yet answered
+	forwarder  atomic.Pointer[forwarderRef] // nil when air-gapped
 }
 
 // New builds a server from its dependencies; Serve starts it.
