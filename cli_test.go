@@ -113,3 +113,20 @@ func TestCheckChecksTheFileNamed(t *testing.T) {
 		t.Fatalf("check %s: exit %d\n%s%s", path, code, stdout, stderr)
 	}
 }
+
+// version names the version and commit stamped into the build.
+func TestVersionNamesTheCommit(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "enneo-edge")
+	build := exec.Command("go", "build", "-o", bin, "-ldflags", "-X main.version=1.2.3 -X main.commit=0123abc", ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "enneo-edge 1.2.3 (commit 0123abc, go1.") {
+		t.Errorf("version printed %q", out)
+	}
+}

@@ -85,7 +85,7 @@ func startPrivate(dir string) (_ *privateAppliance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("private appliance: %w", err)
 	}
-	p.srv = server.New(p.store, a, pn, log, serverLimits(cfg), server.WithMetrics(metrics), server.WithVersion(version))
+	p.srv = server.New(p.store, a, pn, log, serverLimits(cfg), server.WithMetrics(metrics), server.WithVersion(buildInfo()))
 	go func() { _ = p.srv.Serve(ln) }()
 	p.URL = "http://" + ln.Addr().String()
 	return p, nil

@@ -101,7 +101,7 @@ func runServe(args []string) error {
 		return fmt.Errorf("site.phone_region: %w", err)
 	}
 	srv := server.New(store, a, pn, log, serverLimits(cfg),
-		server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream),
+		server.WithMetrics(metrics), server.WithVersion(buildInfo()), server.WithUpstream(upstream),
 		server.WithAccessLog(cfg.Log.Access))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.

@@ -7,10 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `enneo-edge: the enneo telephony API at the edge
 
@@ -33,7 +31,7 @@ Usage:
                                                measure callReceived latency: of a private appliance
                                                on a temporary database, or with -against-live of the
                                                server at URL (routing none calls, one closed ticket each)
-  enneo-edge version                           print the version
+  enneo-edge version                           print the version and the commit it was built from
 
 Without -config, enneo-edge.toml in the working directory is read when it
 exists; otherwise the embedded defaults apply (127.0.0.1:8005, data/edge.db).
@@ -60,7 +58,8 @@ func main() {
 	case "bench":
 		err = runBench(args)
 	case "version", "-version", "--version":
-		fmt.Println("enneo-edge", version)
+		v, commit := buildInfo()
+		fmt.Printf("enneo-edge %s (commit %s, %s)\n", v, commit, runtime.Version())
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

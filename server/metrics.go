@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +62,7 @@ type routeCode struct {
 // NewMetrics makes an empty registry. Each server has its own, so tests
 // running several servers in one process do not share counters.
 func NewMetrics() *Metrics {
+	exposeMetadata.Do(func() { metrics.ExposeMetadata(true) })
 	set := metrics.NewSet()
 	return &Metrics{
 		set:           set,
@@ -197,6 +200,8 @@ func (m *Metrics) watch(s *Server) {
 		return b2f(r != nil && *r), nil
 	})
 	gauge("edge_calls_pending_commit", func() (float64, error) { return float64(s.pending.Load()), nil })
+	gauge(fmt.Sprintf(`edge_build_info{version=%q,commit=%q,goversion=%q}`, s.version, s.commit, runtime.Version()),
+		func() (float64, error) { return 1, nil })
 }
 
 // instrument counts every request by route pattern (never by raw path, to
@@ -220,7 +225,9 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.set.WritePrometheus(ctx)
+	var b bytes.Buffer
+	s.metrics.writeMetrics(&b)
+	ctx.SetBody(b.Bytes())
 }
 
 func b2f(b bool) float64 {

@@ -50,6 +50,7 @@ type Server struct {
 	metrics   *Metrics
 	upstream  func() UpstreamStatus
 	version   string
+	commit    string
 	started   time.Time
 	accessLog bool
 
@@ -66,7 +67,7 @@ func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog
 	if l.MaxPendingCommits == 0 {
 		l.MaxPendingCommits = 1024
 	}
-	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now(),
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", commit: "unknown", started: time.Now(),
 		refusedLog: newLogLimiter(time.Now)}
 	for _, o := range opts {
 		o(s)
