@@ -58,7 +58,12 @@ func runServe(args []string) error {
 		return err
 	}
 	if err := store.LogUnavailable(); err != nil {
-		log.Warn("running without the write-ahead log (storage.wal): bbolt fsyncs every commit itself", "err", err)
+		if cfg.Storage.WAL.Required() {
+			_ = store.Close()
+			return fmt.Errorf("storage.wal = true, but the write-ahead log cannot be used here: %w; "+
+				"set storage.wal = \"auto\" to run without it (bbolt fsyncs every commit, about twice the latency) or false", err)
+		}
+		log.Warn("running without the write-ahead log (storage.wal = \"auto\"): bbolt fsyncs every commit itself", "err", err)
 	}
 	storeCtx, stopStore := context.WithCancel(context.Background())
 	go store.Run(storeCtx)
@@ -102,7 +107,7 @@ func runServe(args []string) error {
 	}
 	srv := server.New(store, a, pn, log, serverLimits(cfg),
 		server.WithMetrics(metrics), server.WithVersion(buildInfo()), server.WithUpstream(upstream),
-		server.WithAccessLog(cfg.Log.Access))
+		server.WithAccessLog(cfg.Log.Access), server.WithStorageCap(cfg.Storage.MaxSizeBytes))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
 	timers := routing.NewLoop(store, cfg.Routing.TimerInterval.Duration, nil, log)
@@ -245,7 +250,7 @@ func storeOptions(cfg config.Config, metrics *server.Metrics) db.Options {
 	return db.Options{SiteID: cfg.Site.ID,
 		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
 		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
-		DisableWAL: !cfg.Storage.WAL,
+		DisableWAL: !cfg.Storage.WAL.Enabled(),
 		Routing: routing.Config{
 			RingTimeout:       cfg.Routing.RingTimeout.Duration,
 			MaxWait:           cfg.Routing.MaxWait.Duration,

@@ -102,8 +102,9 @@ type Storage struct {
 	MaxSizeBytes int64 `toml:"max_size_bytes"`
 	// WAL makes a commit durable with one sequential write to a
 	// write-ahead log next to the file (path-wal0, path-wal1; 32 MiB each)
-	// instead of bbolt's own two fsyncs of scattered pages.
-	WAL bool `toml:"wal"`
+	// instead of bbolt's own two fsyncs of scattered pages: true (required),
+	// "auto" (when the file system allows) or false.
+	WAL WALMode `toml:"wal"`
 }
 
 // Site identifies this edge installation and how it reads phone numbers.
@@ -243,7 +244,7 @@ func Default() Config {
 			// keeps the disk busy without a queue that only adds latency.
 			MaxPendingCommits: 1024,
 		},
-		Storage: Storage{Path: "data/edge.db", WAL: true},
+		Storage: Storage{Path: "data/edge.db", WAL: WALAuto},
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
 		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}},
 		Upstream: Upstream{

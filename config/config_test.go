@@ -151,6 +151,8 @@ func TestLoadBadFiles(t *testing.T) {
 		{"duration without unit", "[server]\nwrite_timeout = 5\n", []string{"server.write_timeout"}, ""},
 		{"zero duration", "[server]\nidle_timeout = \"0s\"\n", []string{"server.idle_timeout: must be positive"}, ""},
 		{"bad listen", "[server]\nlisten = \"8005\"\n", []string{"server.listen"}, ""},
+		{"wal maybe", "[storage]\nwal = \"maybe\"\n", []string{"storage.wal", `must be true, false or "auto", got maybe`}, ""},
+		{"wal number", "[storage]\nwal = 1\n", []string{"storage.wal", `must be true, false or "auto"`}, ""},
 		{"listen port name", "[server]\nlisten = \"127.0.0.1:http\"\n", []string{"server.listen"}, ""},
 		{"body too small", "[server]\nmax_body_bytes = 10\n", []string{"server.max_body_bytes"}, ""},
 		{"buffer too big", "[server]\nread_buffer_bytes = 2097152\n", []string{"server.read_buffer_bytes"}, ""},

@@ -51,7 +51,8 @@ type Metrics struct {
 	refusedByCode    map[int]*metrics.Counter
 	refusedNotLogged *metrics.Counter
 
-	calls window
+	calls   window
+	history history
 }
 
 type routeCode struct {
@@ -82,6 +83,7 @@ func NewMetrics() *Metrics {
 		refusedByCode:    map[int]*metrics.Counter{},
 		refusedNotLogged: set.NewCounter("edge_http_refused_not_logged_total"),
 		calls:            window{now: time.Now},
+		history:          history{now: time.Now},
 	}
 }
 
@@ -219,6 +221,7 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		s.logRequest(ctx, route, ctx.Response.StatusCode(), took)
 		if route == callReceivedPath && ctx.Response.StatusCode() == fasthttp.StatusOK {
 			s.metrics.calls.add(took)
+			s.metrics.history.add(took)
 		}
 	}
 }

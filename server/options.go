@@ -17,6 +17,9 @@ func WithUpstream(f func() UpstreamStatus) Option { return func(s *Server) { s.u
 // WithAccessLog logs one info line per request answered.
 func WithAccessLog(on bool) Option { return func(s *Server) { s.accessLog = on } }
 
+// WithStorageCap tells the status page storage.max_size_bytes.
+func WithStorageCap(maxBytes int64) Option { return func(s *Server) { s.maxSize = maxBytes } }
+
 // WithVersion names the running build (version and VCS commit) on the
 // status page and in edge_build_info.
 func WithVersion(version, commit string) Option {

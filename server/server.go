@@ -53,6 +53,7 @@ type Server struct {
 	commit    string
 	started   time.Time
 	accessLog bool
+	maxSize   int64 // storage.max_size_bytes, for the status page
 
 	refusedLog *logLimiter
 	pending    atomic.Int64                 // calls admitted and not yet answered
@@ -195,7 +196,12 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, "database: not writable: "+err.Error())
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ready"})
+	answer := map[string]any{"success": true, "status": "ready"}
+	// Ready, but not as configured: the operator looks here too.
+	if w := s.walStatus(); !w.Enabled && w.Reason != "" {
+		answer["wal"] = "off: " + w.Reason
+	}
+	writeJSON(ctx, fasthttp.StatusOK, answer)
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
