@@ -171,7 +171,7 @@ func TestFullDatabaseAnswers503AndRecovers(t *testing.T) {
 	e := newOpsEnv(t, opsConfig{maxSize: 1 << 20})
 	var lines []string
 	for i := range 150 {
-		lines = append(lines, fmt.Sprintf(`{"id":"big-%d","firstname":"%s"}`, i, strings.Repeat("n", 1500)))
+		lines = append(lines, fmt.Sprintf(`{"id":"big-%d","contractIds":["K-%d"],"firstname":"%s"}`, i, i, strings.Repeat("n", 1500)))
 	}
 	if a := e.do("PUT", "/edge/v1/customers", strings.Join(lines, "\n")); a.code != 200 {
 		t.Fatalf("put customers: %d %s", a.code, a.raw)
