@@ -46,7 +46,7 @@ func TestHelpExitsZeroWithTheArguments(t *testing.T) {
 	dir := t.TempDir()
 	for cmd, want := range map[string]string{
 		"serve": "enneo-edge serve", "import": "[-partial] FILE", "check": "[DBFILE]",
-		"backup": "[-timeout D] FILE", "outbox": "[list|retry SEQ|retry-all]", "bench": "[-url URL -against-live",
+		"backup": "[-timeout D] FILE", "export": "[-o FILE] [DBFILE]", "outbox": "[list|retry SEQ|retry-all]", "bench": "[-url URL -against-live",
 	} {
 		code, _, stderr := cli(t, dir, cmd, "-h")
 		if code != 0 || !strings.Contains(stderr, "Usage:\n") || !strings.Contains(stderr, want) || !strings.Contains(stderr, "  -config") && cmd != "bench" {

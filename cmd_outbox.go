@@ -191,34 +191,42 @@ type outboxView struct {
 	} `json:"deadLetters"`
 }
 
-func printOutbox(raw []byte) error {
+func printOutbox(raw []byte) error { return writeOutbox(os.Stdout, raw) }
+
+// writeOutbox prints the answer of GET /edge/v1/outbox for a person. An
+// air-gapped site's records are not a backlog: they are what it keeps.
+func writeOutbox(w io.Writer, raw []byte) error {
 	var v outboxView
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	o := v.Outbox
-	fmt.Printf("pending:      %d (oldest %s)\n", o.Pending, (time.Duration(o.OldestPendingAge) * time.Second).String())
-	fmt.Printf("dead letters: %d\n", o.DeadLetters)
+	oldest := (time.Duration(o.OldestPendingAge) * time.Second).String()
+	if v.Forwarder == nil {
+		fmt.Fprintf(w, "records:      %d, air-gapped: kept locally (oldest %s); retention.air_gapped deletes them after their last change, enneo-edge export saves them\n", o.Pending, oldest)
+		fmt.Fprintln(w, "forwarder:    off (air-gapped: no upstream.url)")
+	} else {
+		fmt.Fprintf(w, "pending:      %d (oldest %s)\n", o.Pending, oldest)
+	}
+	fmt.Fprintf(w, "dead letters: %d\n", o.DeadLetters)
 	if o.Paused != nil {
-		fmt.Printf("PAUSED since %s: %s\n", o.Paused.Since.Format(time.RFC3339), o.Paused.Reason)
+		fmt.Fprintf(w, "PAUSED since %s: %s\n", o.Paused.Since.Format(time.RFC3339), o.Paused.Reason)
 	}
 	if f := v.Forwarder; f != nil {
-		fmt.Printf("forwarder:    %d/%d in flight, %d delivered since start, %d failures in a row", f.InFlight, f.Workers, f.Delivered, f.FailuresInARow)
+		fmt.Fprintf(w, "forwarder:    %d/%d in flight, %d delivered since start, %d failures in a row", f.InFlight, f.Workers, f.Delivered, f.FailuresInARow)
 		if f.RetryAt != "" {
-			fmt.Printf(", next try %s", f.RetryAt)
+			fmt.Fprintf(w, ", next try %s", f.RetryAt)
 		}
-		fmt.Println()
+		fmt.Fprintln(w)
 		if f.LastError != "" {
-			fmt.Printf("last error:   %s\n", f.LastError)
+			fmt.Fprintf(w, "last error:   %s\n", f.LastError)
 		}
-	} else {
-		fmt.Println("forwarder:    off (air-gapped: no upstream.url)")
 	}
 	if len(v.DeadLetters) == 0 {
 		return nil
 	}
-	fmt.Println()
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tKIND\tTICKET/USER\tSTATUS\tTRIES\tDEAD SINCE\tREASON")
 	for _, d := range v.DeadLetters {
 		who := "ticket " + strconv.FormatInt(d.Record.TicketID, 10)

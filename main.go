@@ -20,6 +20,9 @@ Usage:
   enneo-edge check   [-config FILE] [-quick] [DBFILE]
                                                verify a database file (replays its write-ahead log
                                                first; -quick: only the check every start runs)
+  enneo-edge export  [-config FILE] [-format jsonl|csv] [-before D] [-o FILE] [DBFILE]
+                                               write the tickets as JSON Lines or CSV (server stopped,
+                                               or from a backup); -before: only those changed before
   enneo-edge backup  [-config FILE] [-url URL] [-token T] [-timeout D] FILE
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all]
@@ -53,6 +56,8 @@ func main() {
 		err = runCheck(args)
 	case "backup":
 		err = runBackup(args)
+	case "export":
+		err = runExport(args)
 	case "outbox":
 		err = runOutbox(args)
 	case "bench":

@@ -171,6 +171,11 @@ type Retention struct {
 	// central (for PBX repeats and lookups); 0 keeps tickets forever.
 	// Tickets not yet synced are never deleted.
 	Synced Duration `toml:"synced"`
+	// AirGapped applies without upstream.url, where nothing ever syncs:
+	// a ticket and its records are deleted this long after its last
+	// change (export them first with enneo-edge export); 0 keeps them
+	// forever.
+	AirGapped Duration `toml:"air_gapped"`
 }
 
 // Routing configures the edge's distributor for routing=native calls.
@@ -262,7 +267,7 @@ func Default() Config {
 			DefaultHandleTime: Duration{3 * time.Minute},
 			TimerInterval:     Duration{time.Second},
 		},
-		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}},
+		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}, AirGapped: Duration{90 * 24 * time.Hour}},
 		Log:       Log{Level: "info"},
 	}
 }
@@ -483,6 +488,9 @@ func (c *Config) Validate() error {
 	// retention
 	if r := c.Retention.Synced.Duration; r != 0 && r < minRetention {
 		add("retention.synced", "must be 0 (keep forever) or at least %s, got %s", minRetention, c.Retention.Synced)
+	}
+	if r := c.Retention.AirGapped.Duration; r != 0 && r < minRetention {
+		add("retention.air_gapped", "must be 0 (keep forever) or at least %s, got %s", minRetention, c.Retention.AirGapped)
 	}
 
 	// routing
