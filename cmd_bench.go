@@ -28,6 +28,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	u := fs.String("url", "", "target base URL (http://host:port, …/api/mind, or the full callReceived URL); without it, a private appliance on a temporary database")
 	live := fs.Bool("against-live", false, "accept that -url and -compare are written to: routing none calls, each leaving a closed ticket")
 	agents := fs.Bool("agents", false, "with -against-live, allow -mix entries that name agents (userId, agentId, triggeredBy, aiAgentId)")
+	disposable := fs.Bool("disposable", false, "-url and -compare are scratch servers started for this run (bench/compare.sh): send the full default mix, agents and queued calls included")
 	token := fs.String("token", "", "API token, sent as Authorization: Bearer")
 	name := fs.String("name", "target", "label of -url in the report and plot")
 	compare := fs.String("compare", "", "second target run on the same schedule after the first (edge vs central)")
@@ -53,10 +54,13 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	// Every URL given is someone's system: it is written to only when the
 	// operator says so, and then only with calls that leave closed tickets.
-	liveTargets := *compare != "" || (*u != "" && *vegeta == "")
+	liveTargets := (*compare != "" || (*u != "" && *vegeta == "")) && !*disposable
+	if *disposable && *live {
+		return errors.New("-disposable and -against-live exclude each other: a target is scratch or live")
+	}
 	if liveTargets && !*live {
 		return errors.New("-url and -compare write to the system named: every call creates a ticket there (routing none, closed, channelId " +
-			bench.ChannelPrefix + "…, forwarded to central like any other); add -against-live to accept, or leave out -url to measure a private appliance")
+			bench.ChannelPrefix + "…, forwarded to central like any other); add -against-live to accept, -disposable for a scratch server of your own, or leave out -url to measure a private appliance")
 	}
 	if *agents && !*live {
 		return errors.New("-agents only applies with -against-live")

@@ -218,3 +218,24 @@ func TestBenchPNGWithoutConverterFailsFirst(t *testing.T) {
 		t.Errorf("%d calls sent before the refusal", len(rec.got))
 	}
 }
+
+// A scratch server of one's own gets the realistic default mix.
+func TestBenchDisposableSendsTheDefaultMix(t *testing.T) {
+	rec := &bodies{}
+	a := enneoRecording(t, "tok", rec)
+	if err := benchCommand([]string{"-disposable", "-url", a, "-token", "tok", "-rate", "500", "-duration", "100ms"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	routings := map[any]int{}
+	for _, b := range rec.got {
+		routings[b["routing"]]++
+	}
+	if routings["native"] == 0 || routings["external"] == 0 {
+		t.Errorf("routings sent: %v", routings)
+	}
+	if err := benchCommand([]string{"-disposable", "-against-live", "-url", a}, io.Discard, io.Discard); err == nil {
+		t.Error("-disposable with -against-live accepted")
+	}
+}

@@ -27,13 +27,14 @@ Usage:
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all]
                                                forwarding backlog and dead letters (default: list)
-  enneo-edge bench   [-url URL -against-live [-agents]] [-token T] [-name N] [-rate N]
+  enneo-edge bench   [-url URL -against-live [-agents] | -url URL -disposable] [-token T] [-name N] [-rate N]
                      [-duration D] [-concurrency C] [-timeout D] [-mix FILE] [-seed S]
                      [-compare URL2 [-token2 T] [-name2 N]] [-out FILE.svg|.png] [-json]
                      [-vegeta-targets FILE]
                                                measure callReceived latency: of a private appliance
                                                on a temporary database, or with -against-live of the
-                                               server at URL (routing none calls, one closed ticket each)
+                                               server at URL (routing none calls, one closed ticket each);
+                                               -disposable: URL is a scratch server, any calls
   enneo-edge version                           print the version and the commit it was built from
 
 Without -config, enneo-edge.toml in the working directory is read when it
