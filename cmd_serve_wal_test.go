@@ -64,7 +64,15 @@ func TestServeShowsAWALItCouldNotUse(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait() // after it, stderr is no longer written
+		}
+	}
+	defer stop()
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -78,6 +86,7 @@ func TestServeShowsAWALItCouldNotUse(t *testing.T) {
 	select {
 	case url = <-urls:
 	case <-time.After(30 * time.Second):
+		stop()
 		t.Fatalf("serve did not start:\n%s", stderr.String())
 	}
 	get := func(path string) string {
@@ -97,6 +106,7 @@ func TestServeShowsAWALItCouldNotUse(t *testing.T) {
 	if s := get("/edge/v1/status"); !strings.Contains(s, `"wal":{"enabled":false,"reason":"wal: reserve 33554432 bytes`) {
 		t.Errorf("status: %s", s)
 	}
+	stop()
 	if !strings.Contains(stderr.String(), `running without the write-ahead log (storage.wal = \"auto\")`) {
 		t.Errorf("no warning at start:\n%s", stderr.String())
 	}
