@@ -3,8 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,17 +20,17 @@ import (
 // checked before it takes the file's name, so FILE is either a good backup
 // or absent.
 func runBackup(args []string) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs := newFlags("backup")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file of the running server")
 	url := fs.String("url", "", "server base URL (default: from server.listen)")
 	tokenFile := fs.String("token-file", "", "file holding the admin API token (default: $ENNEO_EDGE_TOKEN, then the first admin token of auth.tokens)")
 	// No -token: a command line is visible to every user in ps.
-	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	timeout := durationVar(fs, "timeout", 30*time.Minute, "give up after this long")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: enneo-edge backup [-config FILE] [-url URL] [-token-file FILE] [-timeout D] FILE")
+	if err := wantArgs(fs, 1, 1, "one FILE"); err != nil {
+		return err
 	}
 	dest := fs.Arg(0)
 	cfg, err := config.Load(*cfgPath)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,10 +21,13 @@ const checkChildEnv = "ENNEO_EDGE_CHECK_CHILD"
 // replaying the write-ahead log, as serve would: after a power loss the
 // file alone is not the last acknowledged state.
 func runCheck(args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs := newFlags("check")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	quick := fs.Bool("quick", false, "only open the file and read the first and last page of every bucket (what serve does at every start)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, 0, 1, "at most one DBFILE"); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -37,7 +39,7 @@ func runCheck(args []string) error {
 		path = fs.Arg(0)
 	}
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("check: %w", err)
+		return err // "stat PATH: no such file or directory"
 	}
 	if os.Getenv(checkChildEnv) == "1" {
 		return checkHere(path, cfg.Site.ID, *quick)

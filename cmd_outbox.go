@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,8 +16,8 @@ import (
 	"github.com/enneo-edge/enneo-edge/config"
 )
 
-const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token TOKEN] [-json] list|retry SEQ|retry-all|dead-letter SEQ
-
+// outboxNotes follow the flags in outbox -h.
+const outboxNotes = `Subcommands:
   list             backlog size and age, forwarder state (paused and why), stuck records and
                    dead letters with reasons
   retry SEQ        put dead letter SEQ (and records parked behind it) back into the outbox; for a
@@ -29,21 +28,58 @@ const outboxUsage = `usage: enneo-edge outbox [-config FILE] [-url URL] [-token 
 
 It talks to the running server's API (/edge/v1/outbox), so it works while
 the server runs. The server is server.listen from the config unless -url is
-given; the token is -token, else $ENNEO_EDGE_TOKEN, else auth.tokens[0].
+given; the token is -token, else $ENNEO_EDGE_TOKEN, else the first admin
+token of auth.tokens.
 `
 
 func runOutbox(args []string) error {
-	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), outboxUsage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("outbox")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
 	base := fs.String("url", "", "server base URL (default: from server.listen)")
 	token := fs.String("token", os.Getenv("ENNEO_EDGE_TOKEN"), "API token (default: $ENNEO_EDGE_TOKEN or auth.tokens[0])")
 	asJSON := fs.Bool("json", false, "print the server's JSON answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	// Flags may follow the subcommand too (outbox list -json).
+	rest := []string{"list"}
+	if fs.NArg() > 0 {
+		sub := fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+			return err
+		}
+		rest = append([]string{sub}, fs.Args()...)
+	}
+	// The subcommand is checked before anything else: a typo is the first
+	// thing to hear about, not a missing token.
+	var (
+		method, path string
+		pendingSeq   uint64 // retry: a record that is no dead letter may be pending
+	)
+	out := printRequeued
+	switch {
+	case rest[0] == "list" && len(rest) == 1:
+		method, path, out = "GET", "/edge/v1/outbox", printOutbox
+	case rest[0] == "retry" && len(rest) == 2:
+		seq, perr := strconv.ParseUint(rest[1], 10, 64)
+		if perr != nil || seq == 0 {
+			return fmt.Errorf("retry: SEQ must be a positive integer, got %q", rest[1])
+		}
+		method, path, pendingSeq = "POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry", seq
+	case rest[0] == "retry-all" && len(rest) == 1:
+		method, path = "POST", "/edge/v1/outbox/dead/retry"
+	case rest[0] == "dead-letter" && len(rest) == 2:
+		seq, perr := strconv.ParseUint(rest[1], 10, 64)
+		if perr != nil || seq == 0 {
+			return fmt.Errorf("dead-letter: SEQ must be a positive integer, got %q", rest[1])
+		}
+		method, path = "POST", "/edge/v1/outbox/"+rest[1]+"/dead-letter"
+		out = func([]byte) error {
+			fmt.Printf("record %d is a dead letter now (retry it with `enneo-edge outbox retry %d`)\n", seq, seq)
+			return nil
+		}
+	default:
+		return fmt.Errorf("unknown or incomplete subcommand %q: want list, retry SEQ, retry-all or dead-letter SEQ", strings.Join(rest, " "))
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -70,49 +106,14 @@ func runOutbox(args []string) error {
 		return err
 	}
 	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: hc}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		rest = []string{"list"}
-	}
-	var (
-		raw []byte
-		out func([]byte) error
-	)
-	switch {
-	case rest[0] == "list" && len(rest) == 1:
-		raw, err = cl.do("GET", "/edge/v1/outbox")
-		out = printOutbox
-	case rest[0] == "retry" && len(rest) == 2:
-		seq, perr := strconv.ParseUint(rest[1], 10, 64)
-		if perr != nil || seq == 0 {
-			return fmt.Errorf("retry: SEQ must be a positive integer, got %q", rest[1])
-		}
-		raw, err = cl.do("POST", "/edge/v1/outbox/dead/"+rest[1]+"/retry")
-		out = printRequeued
+	raw, err := cl.do(method, path)
+	if pendingSeq != 0 && errors.Is(err, errNotFound) {
+		// Not a dead letter: a pending record, to be tried now.
+		raw, err = cl.do("POST", "/edge/v1/outbox/"+strconv.FormatUint(pendingSeq, 10)+"/retry")
+		out = func([]byte) error { fmt.Printf("record %d is pending: trying it now\n", pendingSeq); return nil }
 		if errors.Is(err, errNotFound) {
-			// Not a dead letter: a pending record, to be tried now.
-			raw, err = cl.do("POST", "/edge/v1/outbox/"+rest[1]+"/retry")
-			out = func([]byte) error { fmt.Printf("record %d is pending: trying it now\n", seq); return nil }
-			if errors.Is(err, errNotFound) {
-				return fmt.Errorf("retry: record %d is neither a dead letter nor pending (delivered already?)", seq)
-			}
+			return fmt.Errorf("retry: record %d is neither a dead letter nor pending (delivered already?)", pendingSeq)
 		}
-	case rest[0] == "dead-letter" && len(rest) == 2:
-		seq, perr := strconv.ParseUint(rest[1], 10, 64)
-		if perr != nil || seq == 0 {
-			return fmt.Errorf("dead-letter: SEQ must be a positive integer, got %q", rest[1])
-		}
-		raw, err = cl.do("POST", "/edge/v1/outbox/"+rest[1]+"/dead-letter")
-		out = func([]byte) error {
-			fmt.Printf("record %d is a dead letter now (retry it with `enneo-edge outbox retry %d`)\n", seq, seq)
-			return nil
-		}
-	case rest[0] == "retry-all" && len(rest) == 1:
-		raw, err = cl.do("POST", "/edge/v1/outbox/dead/retry")
-		out = printRequeued
-	default:
-		fmt.Fprint(os.Stderr, outboxUsage)
-		return fmt.Errorf("unknown or incomplete subcommand %q", strings.Join(rest, " "))
 	}
 	if err != nil {
 		return err
@@ -237,28 +238,36 @@ type outboxView struct {
 	} `json:"deadLetters"`
 }
 
-func printOutbox(raw []byte) error {
+func printOutbox(raw []byte) error { return writeOutbox(os.Stdout, raw) }
+
+// writeOutbox prints the answer of GET /edge/v1/outbox for a person. An
+// air-gapped site's records are not a backlog: they are what it keeps.
+func writeOutbox(w io.Writer, raw []byte) error {
 	var v outboxView
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	o := v.Outbox
-	fmt.Printf("pending:      %d (oldest %s)\n", o.Pending, (time.Duration(o.OldestPendingAge) * time.Second).String())
-	fmt.Printf("dead letters: %d\n", o.DeadLetters)
+	oldest := (time.Duration(o.OldestPendingAge) * time.Second).String()
+	if v.Forwarder == nil {
+		fmt.Fprintf(w, "records:      %d, air-gapped: kept locally (oldest %s); retention.air_gapped deletes them after their last change, enneo-edge export saves them\n", o.Pending, oldest)
+		fmt.Fprintln(w, "forwarder:    off (air-gapped: no upstream.url)")
+	} else {
+		fmt.Fprintf(w, "pending:      %d (oldest %s)\n", o.Pending, oldest)
+	}
+	fmt.Fprintf(w, "dead letters: %d\n", o.DeadLetters)
 	if o.Paused != nil {
-		fmt.Printf("PAUSED since %s: %s\n", o.Paused.Since.Format(time.RFC3339), o.Paused.Reason)
+		fmt.Fprintf(w, "PAUSED since %s: %s\n", o.Paused.Since.Format(time.RFC3339), o.Paused.Reason)
 	}
 	if f := v.Forwarder; f != nil {
-		fmt.Printf("forwarder:    %d/%d in flight, %d delivered since start, %d failures in a row", f.InFlight, f.Workers, f.Delivered, f.FailuresInARow)
+		fmt.Fprintf(w, "forwarder:    %d/%d in flight, %d delivered since start, %d failures in a row", f.InFlight, f.Workers, f.Delivered, f.FailuresInARow)
 		if f.RetryAt != "" {
-			fmt.Printf(", next try %s", f.RetryAt)
+			fmt.Fprintf(w, ", next try %s", f.RetryAt)
 		}
-		fmt.Println()
+		fmt.Fprintln(w)
 		if f.LastError != "" {
-			fmt.Printf("last error:   %s\n", f.LastError)
+			fmt.Fprintf(w, "last error:   %s\n", f.LastError)
 		}
-	} else {
-		fmt.Println("forwarder:    off (air-gapped: no upstream.url)")
 	}
 	if len(v.Stuck) > 0 {
 		fmt.Printf("\nstuck: %d record(s) failing for longer than upstream.stuck_after, still retried\n", v.StuckTotal)
@@ -275,8 +284,8 @@ func printOutbox(raw []byte) error {
 	if len(v.DeadLetters) == 0 {
 		return nil
 	}
-	fmt.Println()
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tKIND\tTICKET/USER\tSTATUS\tTRIES\tDEAD SINCE\tREASON")
 	for _, d := range v.DeadLetters {
 		who := "ticket " + strconv.FormatInt(d.Record.TicketID, 10)

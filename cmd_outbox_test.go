@@ -94,3 +94,20 @@ func TestRunOutboxReachesATLSServer(t *testing.T) {
 		t.Fatalf("outbox list against the TLS server: %v", err)
 	}
 }
+
+// An air-gapped site's outbox is what it keeps, not a backlog.
+func TestOutboxListAirGappedSaysKeptLocally(t *testing.T) {
+	var b strings.Builder
+	err := writeOutbox(&b, []byte(`{"success":true,"outbox":{"pending":11716,"oldestPendingAgeSeconds":502},"forwarder":null,"head":[],"deadLetters":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "records:      11716, air-gapped: kept locally (oldest 8m22s)") || strings.Contains(b.String(), "pending") {
+		t.Errorf("air-gapped outbox:\n%s", b.String())
+	}
+	b.Reset()
+	err = writeOutbox(&b, []byte(`{"success":true,"outbox":{"pending":3,"oldestPendingAgeSeconds":5},"forwarder":{"workers":4},"head":[],"deadLetters":[]}`))
+	if err != nil || !strings.HasPrefix(b.String(), "pending:      3 (oldest 5s)") {
+		t.Errorf("forwarding outbox (%v):\n%s", err, b.String())
+	}
+}

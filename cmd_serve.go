@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,17 +21,24 @@ import (
 )
 
 func runServe(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlags("serve")
 	cfgPath := fs.String("config", config.DefaultPath, "TOML config file")
-	debug := fs.Bool("debug", false, "log every call")
-	if err := fs.Parse(args); err != nil {
+	debug := fs.Bool("debug", false, "log every call (log.level = \"debug\")")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, 0, 0, "no arguments"); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
-	log := newLogger(*debug)
+	level := cfg.Log.SlogLevel()
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := newLogger(level)
 
 	// Replay the write-ahead log first, so the check sees the file as the
 	// last acknowledged commit left it.
@@ -52,22 +58,18 @@ func runServe(args []string) error {
 		log.Info("storage.max_size_bytes derived from the free disk", "bytes", maxSize, "keptIn", db.MaxSizeFile(cfg.Storage.Path))
 	}
 	metrics := server.NewMetrics()
-	store, err := db.Open(cfg.Storage.Path, db.Options{SiteID: cfg.Site.ID,
-		MaxSize: maxSize, OnCommit: metrics.ObserveCommit,
-		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
-		DisableWAL: !cfg.Storage.WAL,
-		Routing: routing.Config{
-			RingTimeout:       cfg.Routing.RingTimeout.Duration,
-			MaxWait:           cfg.Routing.MaxWait.Duration,
-			ACW:               cfg.Routing.ACW.Duration,
-			DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
-			SubchannelTags:    cfg.Routing.Tags(),
-		}})
+	cfg.Storage.MaxSizeBytes = maxSize
+	store, err := db.Open(cfg.Storage.Path, storeOptions(cfg, metrics))
 	if err != nil {
 		return err
 	}
 	if err := store.LogUnavailable(); err != nil {
-		log.Warn("running without the write-ahead log (storage.wal): bbolt fsyncs every commit itself", "err", err)
+		if cfg.Storage.WAL.Required() {
+			_ = store.Close()
+			return fmt.Errorf("storage.wal = true, but the write-ahead log cannot be used here: %w; "+
+				"set storage.wal = \"auto\" to run without it (bbolt fsyncs every commit, about twice the latency) or false", err)
+		}
+		log.Warn("running without the write-ahead log (storage.wal = \"auto\"): bbolt fsyncs every commit itself", "err", err)
 	}
 	storeCtx, stopStore := context.WithCancel(context.Background())
 	go store.Run(storeCtx)
@@ -116,19 +118,9 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("site.phone_region: %w", err)
 	}
-	srv := server.New(store, a, pn, log, server.Limits{
-		ReadTimeout:     cfg.Server.ReadTimeout.Duration,
-		WriteTimeout:    cfg.Server.WriteTimeout.Duration,
-		IdleTimeout:     cfg.Server.IdleTimeout.Duration,
-		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
-		ReadBufferBytes: cfg.Server.ReadBufferBytes,
-		MaxConnections:  cfg.Server.MaxConnections,
-
-		MaxPendingCommits:       cfg.Server.MaxPendingCommits,
-		MaxConnsPerIP:           cfg.Server.MaxConnsPerIP,
-		MaxCallBodyBytes:        cfg.Server.MaxCallBodyBytes,
-		CallsPerSecondPerClient: cfg.Server.MaxCallsPerSecondPerClient,
-	}, server.WithMetrics(metrics), server.WithVersion(version), server.WithUpstream(upstream),
+	srv := server.New(store, a, pn, log, serverLimits(cfg),
+		server.WithMetrics(metrics), server.WithVersion(buildInfo()), server.WithUpstream(upstream),
+		server.WithAccessLog(cfg.Log.Access), server.WithStorageCap(cfg.Storage.MaxSizeBytes),
 		server.WithTLS(certs != nil))
 	// The routing timers (ring, after-call work, maximum wait) run beside
 	// the server and stop before the commit loop does.
@@ -147,7 +139,7 @@ func runServe(args []string) error {
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read this line to learn the port when listen is :0.
 	url := baseURL(ln, certs != nil)
-	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", url, store.Path(), cfg.Site.ID)
+	fmt.Printf("enneo-edge listening on %s (database %s, site %d)\n", listenDescription(ln, certs != nil), store.Path(), cfg.Site.ID)
 	log.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "db", store.Path(), "upstream", cfg.Upstream.URL != "")
 	// Signals are caught before READY: systemd may reload or stop the
 	// service as soon as it is told the service is up.
@@ -206,14 +198,43 @@ func reloadCerts(certs *tlsconf.Reloader, log *slog.Logger) {
 
 // newLogger writes text for a person at a terminal and JSON for the
 // journal.
-func newLogger(debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
+func newLogger(level slog.Level) *slog.Logger {
 	o := &slog.HandlerOptions{Level: level}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		return slog.New(slog.NewTextHandler(os.Stderr, o))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, o))
+}
+
+// storeOptions are the database options serve (and bench's private
+// appliance) derive from the config.
+func storeOptions(cfg config.Config, metrics *server.Metrics) db.Options {
+	return db.Options{SiteID: cfg.Site.ID,
+		MaxSize: cfg.Storage.MaxSizeBytes, OnCommit: metrics.ObserveCommit,
+		OnLogSync: metrics.ObserveLogSync, OnCheckpoint: metrics.ObserveCheckpoint,
+		DisableWAL: !cfg.Storage.WAL.Enabled(),
+		Routing: routing.Config{
+			RingTimeout:       cfg.Routing.RingTimeout.Duration,
+			MaxWait:           cfg.Routing.MaxWait.Duration,
+			ACW:               cfg.Routing.ACW.Duration,
+			DefaultHandleTime: cfg.Routing.DefaultHandleTime.Duration,
+			SubchannelTags:    cfg.Routing.Tags(),
+		}}
+}
+
+// serverLimits are the HTTP limits of the config.
+func serverLimits(cfg config.Config) server.Limits {
+	return server.Limits{
+		ReadTimeout:     cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:    cfg.Server.WriteTimeout.Duration,
+		IdleTimeout:     cfg.Server.IdleTimeout.Duration,
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		ReadBufferBytes: cfg.Server.ReadBufferBytes,
+		MaxConnections:  cfg.Server.MaxConnections,
+
+		MaxPendingCommits:       cfg.Server.MaxPendingCommits,
+		MaxConnsPerIP:           cfg.Server.MaxConnsPerIP,
+		MaxCallBodyBytes:        cfg.Server.MaxCallBodyBytes,
+		CallsPerSecondPerClient: cfg.Server.MaxCallsPerSecondPerClient,
+	}
 }

@@ -52,6 +52,22 @@ func listen(cfg config.Config) (net.Listener, *tlsconf.Reloader, error) {
 	return tls.NewListener(ln, rl.ServerConfig()), rl, nil
 }
 
+// listenDescription is the address the socket is really bound to, as a
+// URL, and for a wildcard address which interfaces that means and how this
+// machine reaches it: an admin checking exposure reads this line.
+func listenDescription(ln net.Listener, tlsOn bool) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	bound := scheme + "://" + net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port))
+	if addr.IP.IsUnspecified() {
+		return bound + " (all interfaces; from this machine " + baseURL(ln, tlsOn) + ")"
+	}
+	return bound
+}
+
 // baseURL is how the process reaches its own listener.
 func baseURL(ln net.Listener, tlsOn bool) string {
 	addr := ln.Addr().(*net.TCPAddr)

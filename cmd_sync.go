@@ -15,7 +15,8 @@ import (
 
 // syncer is the background work beside the server: the forwarder to
 // central (only when upstream.url is set; air-gapped otherwise) and the
-// pruner of synced tickets (unless retention.synced is 0).
+// pruner of synced tickets (unless retention.synced is 0), or air-gapped
+// of old tickets (unless retention.air_gapped is 0).
 type syncer struct {
 	store  *db.Store
 	fwd    *upstream.Forwarder // nil when air-gapped
@@ -48,8 +49,15 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 			s.puller = upstream.NewPuller(store, client, log, opt, every)
 		}
 	}
-	if keep := cfg.Retention.Synced.Duration; keep > 0 {
-		s.pruner = retention.New(store, log, keep, 0, nil, nil)
+	switch {
+	case s.fwd != nil && cfg.Retention.Synced.Duration > 0:
+		s.pruner = retention.New(store, log, cfg.Retention.Synced.Duration, 0, nil, nil)
+	case s.fwd == nil && cfg.Retention.AirGapped.Duration > 0:
+		// Nothing syncs without upstream: the only copy is kept for
+		// retention.air_gapped after its last change, then deleted.
+		s.pruner = retention.NewAirGapped(store, log, cfg.Retention.AirGapped.Duration, 0, nil, nil)
+		log.Info("air-gapped: tickets and their records are deleted after retention.air_gapped from their last change; export them before with enneo-edge export",
+			"keep", cfg.Retention.AirGapped.String())
 	}
 	return s, nil
 }

@@ -3,31 +3,39 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"runtime"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `enneo-edge: the enneo telephony API at the edge
 
 Usage:
   enneo-edge serve   [-config FILE] [-debug]   run the appliance (-debug: log every call)
-  enneo-edge import  [-config FILE] [-format auto|csv|jsonl] FILE
-                                               load customers (CSV with a header row, or JSON Lines)
+  enneo-edge import  [-config FILE] [-format auto|csv|jsonl] [-partial] FILE
+                                               load customers (CSV with a header row, or JSON Lines);
+                                               a file with bad lines imports nothing unless -partial
   enneo-edge check   [-config FILE] [-quick] [DBFILE]
                                                verify a database file (replays its write-ahead log
                                                first; -quick: only the check every start runs)
+  enneo-edge export  [-config FILE] [-format jsonl|csv] [-before D] [-o FILE] [DBFILE]
+                                               write the tickets as JSON Lines or CSV (server stopped,
+                                               or from a backup); -before: only those changed before
   enneo-edge backup  [-config FILE] [-url URL] [-token-file F] [-timeout D] FILE
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all|dead-letter SEQ]
                                                forwarding backlog and dead letters (default: list)
-  enneo-edge bench   -url URL [-token T] [-name N] [-rate N] [-duration D] [-concurrency C]
-                     [-timeout D] [-mix FILE] [-seed S] [-compare URL2 [-token2 T] [-name2 N]]
-                     [-out FILE.svg|.png] [-json] [-vegeta-targets FILE]
-                                               measure callReceived latency of any enneo server
-  enneo-edge version                           print the version
+  enneo-edge bench   [-url URL -against-live [-agents] | -url URL -disposable] [-token T] [-name N] [-rate N]
+                     [-duration D] [-concurrency C] [-timeout D] [-mix FILE] [-seed S]
+                     [-compare URL2 [-token2 T] [-name2 N]] [-out FILE.svg|.png] [-json]
+                     [-vegeta-targets FILE]
+                                               measure callReceived latency: of a private appliance
+                                               on a temporary database, or with -against-live of the
+                                               server at URL (routing none calls, one closed ticket each);
+                                               -disposable: URL is a scratch server, any calls
+  enneo-edge version                           print the version and the commit it was built from
 
 Without -config, enneo-edge.toml in the working directory is read when it
 exists; otherwise the embedded defaults apply (127.0.0.1:8005, data/edge.db).
@@ -49,19 +57,25 @@ func main() {
 		err = runCheck(args)
 	case "backup":
 		err = runBackup(args)
+	case "export":
+		err = runExport(args)
 	case "outbox":
 		err = runOutbox(args)
 	case "bench":
 		err = runBench(args)
 	case "version", "-version", "--version":
-		fmt.Println("enneo-edge", version)
+		v, commit := buildInfo()
+		fmt.Printf("enneo-edge %s (commit %s, %s)\n", v, commit, runtime.Version())
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "enneo-edge: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h asked for the usage, which was printed: not a failure.
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "enneo-edge %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}

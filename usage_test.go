@@ -10,22 +10,6 @@ import (
 	"testing"
 )
 
-// usageOf returns the lines of usage that describe one command: its own
-// line and the indented ones after it.
-func usageOf(command string) string {
-	var b strings.Builder
-	in := false
-	for _, line := range strings.Split(usage, "\n") {
-		if strings.HasPrefix(line, "  enneo-edge ") {
-			in = strings.HasPrefix(line, "  enneo-edge "+command+" ")
-		}
-		if in {
-			b.WriteString(line + "\n")
-		}
-	}
-	return b.String()
-}
-
 // stderrOf runs fn with os.Stderr captured (the flag package prints its
 // defaults there).
 func stderrOf(t *testing.T, fn func()) string {
@@ -55,7 +39,7 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		run  func([]string) error
 	}{
 		{"serve", runServe}, {"import", runImport}, {"check", runCheck},
-		{"backup", runBackup}, {"outbox", runOutbox}, {"bench", runBench},
+		{"backup", runBackup}, {"outbox", runOutbox}, {"bench", runBench}, {"export", runExport},
 	}
 	defined := regexp.MustCompile(`(?m)^  -(\S+)`)
 	documented := regexp.MustCompile(`[\[ ]-([a-z0-9-]+)[ \]]`)

@@ -24,7 +24,7 @@ for rate in $RATES; do
       "$work/enneo-edge" serve -config "$work/edge.toml" >"$work/serve.log" 2>&1 &
       pid=$!
       for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-      args=(-url "http://127.0.0.1:$port" -token "$TOKEN" -rate "$rate")
+      args=(-disposable -url "http://127.0.0.1:$port" -token "$TOKEN" -rate "$rate")
       [ "$rate" = 0 ] && args+=(-concurrency 128)
       "$work/enneo-edge" bench "${args[@]}" -duration 5s >/dev/null
       printf 'rate %s round %s wal=%-5s ' "$rate" "$round" "$wal"

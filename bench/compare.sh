@@ -62,7 +62,7 @@ start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
 start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
 
-bench() { "$work/enneo-edge" bench -token "$TOKEN" -json "$@"; }
+bench() { "$work/enneo-edge" bench -disposable -token "$TOKEN" -json "$@"; }
 run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
   local file=$1; shift
   echo "== $file" >&2
@@ -85,7 +85,7 @@ for rate in 1000 5000; do
   done
 done
 # The plot: edge and the plain approach on one schedule.
-"$work/enneo-edge" bench -token "$TOKEN" -url "$URL_edge" -name enneo-edge -compare "$URL_nethttp" -name2 "net/http+bbolt baseline" \
+"$work/enneo-edge" bench -disposable -token "$TOKEN" -url "$URL_edge" -name enneo-edge -compare "$URL_nethttp" -name2 "net/http+bbolt baseline" \
   -rate 500 -concurrency "$CONC" -duration "$DUR" -out "$OUT/plot.svg" >"$OUT/plot.txt"
 
 # Heap under sustained load: the Go runtime's own account (gctrace), the
@@ -99,7 +99,7 @@ if [ -n "${VEGETA:-}" ]; then
   # measured by vegeta and by enneo-edge bench in the order bench, vegeta,
   # vegeta, bench, so a drift of the machine during the runs cancels out.
   vegeta_run() { # vegeta_run NAME URL FILE
-    "$work/enneo-edge" bench -token "$TOKEN" -url "$2" -rate 1000 -duration "$DUR" -vegeta-targets "$work/targets.jsonl"
+    "$work/enneo-edge" bench -disposable -token "$TOKEN" -url "$2" -rate 1000 -duration "$DUR" -vegeta-targets "$work/targets.jsonl"
     echo "== $3" >&2
     "$VEGETA" attack -format json -targets "$work/targets.jsonl" -rate 1000 -duration "$DUR" -max-workers "$CONC" \
       | "$VEGETA" report -type json >"$OUT/$3.json"

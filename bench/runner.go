@@ -173,7 +173,7 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 		return nil, fmt.Errorf("rate %v × duration %v plans no request", o.Rate, o.Duration)
 	}
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
-	bs, err := newBodies(o.Mix, o.Seed, "bench-"+runID+"-")
+	bs, err := newBodies(o.Mix, o.Seed, ChannelPrefix+runID+"-")
 	if err != nil {
 		return nil, err
 	}

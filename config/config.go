@@ -50,6 +50,7 @@ type Config struct {
 	Upstream  Upstream  `toml:"upstream"`
 	Retention Retention `toml:"retention"`
 	Routing   Routing   `toml:"routing"`
+	Log       Log       `toml:"log"`
 }
 
 // Server configures the local HTTP listener that answers the telephony API.
@@ -106,8 +107,9 @@ type Storage struct {
 	MaxSizeBytes int64 `toml:"max_size_bytes"`
 	// WAL makes a commit durable with one sequential write to a
 	// write-ahead log next to the file (path-wal0, path-wal1; 32 MiB each)
-	// instead of bbolt's own two fsyncs of scattered pages.
-	WAL bool `toml:"wal"`
+	// instead of bbolt's own two fsyncs of scattered pages: true (required),
+	// "auto" (when the file system allows) or false.
+	WAL WALMode `toml:"wal"`
 }
 
 // Site identifies this edge installation and how it reads phone numbers.
@@ -168,6 +170,11 @@ type Retention struct {
 	// central (for PBX repeats and lookups); 0 keeps tickets forever.
 	// Tickets not yet synced are never deleted.
 	Synced Duration `toml:"synced"`
+	// AirGapped applies without upstream.url, where nothing ever syncs:
+	// a ticket and its records are deleted this long after its last
+	// change (export them first with enneo-edge export); 0 keeps them
+	// forever.
+	AirGapped Duration `toml:"air_gapped"`
 }
 
 // Routing configures the edge's distributor for routing=native calls.
@@ -243,7 +250,7 @@ func Default() Config {
 			// keeps the disk busy without a queue that only adds latency.
 			MaxPendingCommits: 1024,
 		},
-		Storage: Storage{Path: "data/edge.db", WAL: true, MaxSizeBytes: AutoMaxSize},
+		Storage: Storage{Path: "data/edge.db", WAL: WALAuto, MaxSizeBytes: AutoMaxSize},
 		Site:    Site{ID: 1, PhoneRegion: "DE"},
 		Auth:    Auth{JWTLeeway: Duration{60 * time.Second}, JWTMaxLifetime: Duration{24 * time.Hour}},
 		Upstream: Upstream{
@@ -264,7 +271,8 @@ func Default() Config {
 			DefaultHandleTime: Duration{3 * time.Minute},
 			TimerInterval:     Duration{time.Second},
 		},
-		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}},
+		Retention: Retention{Synced: Duration{30 * 24 * time.Hour}, AirGapped: Duration{90 * 24 * time.Hour}},
+		Log:       Log{Level: "info"},
 	}
 }
 
@@ -331,6 +339,8 @@ func (c *Config) Validate() error {
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
 	}
+
+	c.Log.validate(add)
 
 	// server
 	s := &c.Server
@@ -481,6 +491,9 @@ func (c *Config) Validate() error {
 	// retention
 	if r := c.Retention.Synced.Duration; r != 0 && r < minRetention {
 		add("retention.synced", "must be 0 (keep forever) or at least %s, got %s", minRetention, c.Retention.Synced)
+	}
+	if r := c.Retention.AirGapped.Duration; r != 0 && r < minRetention {
+		add("retention.air_gapped", "must be 0 (keep forever) or at least %s, got %s", minRetention, c.Retention.AirGapped)
 	}
 
 	// routing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/enneo-edge/enneo-edge/model"
@@ -80,24 +81,127 @@ func pruneTicket(tx *bolt.Tx, id, syncedAt int64, now time.Time) (bool, error) {
 		}
 		return false, putTicket(tx, t)
 	}
-	if err := tx.Bucket(bucketTickets).Delete(u64(id)); err != nil {
-		return false, fmt.Errorf("delete ticket %d: %w", id, err)
+	return true, deleteTicket(tx, t)
+}
+
+// deleteTicket removes a ticket with its channelId index entry and queue
+// entry.
+func deleteTicket(tx *bolt.Tx, t *model.Ticket) error {
+	if err := tx.Bucket(bucketTickets).Delete(u64(t.ID)); err != nil {
+		return fmt.Errorf("delete ticket %d: %w", t.ID, err)
 	}
 	if err := addCount(tx, metaTickets, -1); err != nil {
-		return false, err
+		return err
 	}
 	ch := tx.Bucket(bucketChannels)
-	if v := ch.Get([]byte(t.ChannelID)); v != nil && fromU64(v) == id {
+	if v := ch.Get([]byte(t.ChannelID)); v != nil && fromU64(v) == t.ID {
 		if err := ch.Delete([]byte(t.ChannelID)); err != nil {
-			return false, fmt.Errorf("delete channel %q: %w", t.ChannelID, err)
+			return fmt.Errorf("delete channel %q: %w", t.ChannelID, err)
 		}
 	}
 	if t.QueueID != 0 {
 		if err := tx.Bucket(bucketQueues).Delete(u64(t.QueueID)); err != nil {
-			return false, fmt.Errorf("delete queue entry %d: %w", t.QueueID, err)
+			return fmt.Errorf("delete queue entry %d: %w", t.QueueID, err)
 		}
 	}
-	return true, nil
+	return nil
+}
+
+// PruneAirGapped is retention for a site without upstream, where the
+// outbox is not a backlog but the only record and nothing ever syncs. It
+// walks the outbox from its oldest record and deletes, in one
+// transaction, up to limit tickets whose last record is older than cutoff
+// (with those records, their channelId index entry and queue entry) and
+// the routingStatus records older than cutoff. Calls still in use are
+// kept. It returns the tickets and records deleted; fewer than limit
+// tickets means nothing older is left to take now.
+func (s *Store) PruneAirGapped(ctx context.Context, cutoff time.Time, limit int) (tickets, records int, err error) {
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		tickets, records = 0, 0
+		var old []OutboxRecord
+		c := tx.Bucket(bucketOutbox).Cursor()
+		// A record names its ticket; a ticket has a few records. Reading
+		// 8 per ticket wanted bounds the transaction.
+		for k, v := c.First(); k != nil && len(old) < 8*limit; k, v = c.Next() {
+			var r OutboxRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode outbox record %d: %w", fromU64(k), err)
+			}
+			if !r.CreatedAt.Before(cutoff) {
+				break
+			}
+			old = append(old, r)
+		}
+		seen := map[int64]bool{}
+		for _, r := range old {
+			if r.Kind == KindRoutingStatus {
+				if _, ok, err := takeOutbox(tx, r.Seq); err != nil {
+					return err
+				} else if ok {
+					records++
+				}
+				continue
+			}
+			id := RecordTicket(r)
+			if seen[id] || tickets >= limit {
+				continue
+			}
+			seen[id] = true
+			n, ok, err := pruneAirGappedTicket(tx, id, cutoff)
+			if err != nil {
+				return err
+			}
+			if ok {
+				tickets++
+				records += n
+			}
+		}
+		return nil
+	})
+	return tickets, records, err
+}
+
+// pruneAirGappedTicket deletes ticket id and its records when its last
+// record is older than cutoff and no call uses it.
+func pruneAirGappedTicket(tx *bolt.Tx, id int64, cutoff time.Time) (int, bool, error) {
+	prefix := append([]byte{keyTicket}, u64(id)...)
+	var seqs []uint64
+	c := tx.Bucket(bucketOutboxKeys).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		seqs = append(seqs, uint64(fromU64(k[len(k)-8:])))
+	}
+	if len(seqs) == 0 {
+		return 0, false, nil
+	}
+	var last OutboxRecord
+	if v := tx.Bucket(bucketOutbox).Get(u64(int64(seqs[len(seqs)-1]))); v != nil {
+		if err := json.Unmarshal(v, &last); err != nil {
+			return 0, false, fmt.Errorf("decode outbox record %d: %w", seqs[len(seqs)-1], err)
+		}
+		if !last.CreatedAt.Before(cutoff) {
+			return 0, false, nil // changed since: kept until its last change is old
+		}
+	}
+	t, err := getTicket(tx, id)
+	if err != nil && !isNotFound(err) {
+		return 0, false, err
+	}
+	if t != nil {
+		if live, err := callInUse(tx, t); err != nil || live {
+			return 0, false, err
+		}
+	}
+	for _, seq := range seqs {
+		if _, _, err := takeOutbox(tx, seq); err != nil {
+			return 0, false, err
+		}
+	}
+	if t != nil {
+		if err := deleteTicket(tx, t); err != nil {
+			return 0, false, err
+		}
+	}
+	return len(seqs), true, nil
 }
 
 // callInUse reports whether routing still refers to the ticket: its queue

@@ -3,10 +3,12 @@ package db
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/enneo-edge/enneo-edge/model"
 )
@@ -20,6 +22,11 @@ const maxQueueScan = 20000
 type QueueStatus struct {
 	Waiting       int        `json:"waiting"`
 	OldestWaiting *time.Time `json:"oldestWaitingSince"`
+	// Declined counts the declined entries (noAgentsOnline,
+	// maxWaitExceeded) among those read.
+	Declined int `json:"declined"`
+	// Scanned is how many of the newest entries were read.
+	Scanned int `json:"scanned"`
 	// Partial is true when only the newest maxQueueScan entries were read.
 	Partial bool `json:"partial"`
 }
@@ -58,6 +65,10 @@ func (s *Store) WaitingQueue() (QueueStatus, error) {
 			if err := json.Unmarshal(v, &q); err != nil {
 				return fmt.Errorf("decode queue entry %d: %w", fromU64(k), err)
 			}
+			st.Scanned++
+			if q.Status == model.QueueDeclined {
+				st.Declined++
+			}
 			if q.Status != model.QueueWaitingForAgent {
 				continue
 			}
@@ -68,6 +79,35 @@ func (s *Store) WaitingQueue() (QueueStatus, error) {
 		return nil
 	})
 	return st, err
+}
+
+// Footprint is what the database takes on disk and what is left there.
+type Footprint struct {
+	FileBytes int64 `json:"fileBytes"`
+	// LogBytes is the write-ahead log's files (reserved at full size).
+	LogBytes int64 `json:"logBytes"`
+	// FreeBytes is what the file system has left for the service.
+	FreeBytes int64 `json:"freeBytes"`
+}
+
+// Footprint stats the file, its log files and its file system.
+func (s *Store) Footprint() (Footprint, error) {
+	var f Footprint
+	var err error
+	if f.FileBytes, err = s.FileSize(); err != nil {
+		return f, err
+	}
+	for _, p := range walPaths(s.path) {
+		if st, err := os.Stat(p); err == nil {
+			f.LogBytes += st.Size()
+		}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(s.path), &fs); err != nil {
+		return f, fmt.Errorf("statfs %s: %w", filepath.Dir(s.path), err)
+	}
+	f.FreeBytes = int64(fs.Bavail) * fs.Bsize
+	return f, nil
 }
 
 // FileSize is the database file's size on disk in bytes.

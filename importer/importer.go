@@ -1,13 +1,14 @@
 // Package importer loads a customer directory export (CSV or JSON Lines) into
-// the edge's store. Bad lines are skipped and reported by line number so that
-// one typo does not block a million good customers; good customers are
-// written in batches, one transaction each.
+// the edge's store. Bad lines are reported by line number and reason, each
+// on its own: a broken line never takes the lines after it along (a CSV
+// record is one physical line). Good customers are written in batches, one
+// transaction each; whether a file with bad lines is imported at all is the
+// caller's choice (Options.DryRun lets it check first).
 package importer
 
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,10 @@ type run struct {
 }
 
 func (im *run) add(c model.Customer, line int) error {
+	if err := Identifiable(&c); err != nil {
+		im.skip(line, err)
+		return nil
+	}
 	im.batch = append(im.batch, c)
 	im.lastLine = line
 	if len(im.batch) == cap(im.batch) {
@@ -205,48 +210,61 @@ func (im *run) flush() error {
 	return nil
 }
 
-func (im *run) csv(r io.Reader, n *phone.Normalizer) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return errors.New("importer: CSV file is empty (a header row with an id column is required)")
-	}
-	if err != nil {
-		return fmt.Errorf("importer: CSV header: %w", err)
-	}
-	cols, err := newCSVColumns(header)
-	if err != nil {
-		return fmt.Errorf("importer: %w", err)
-	}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
+func (im *run) csv(r *bufio.Reader, n *phone.Normalizer) error {
+	var (
+		cols   *csvColumns
+		fields []string
+	)
+	return eachLine(r, func(line int, b []byte) error {
+		text := strings.TrimRight(string(b), "\r\n")
+		if cols == nil {
+			if strings.TrimSpace(text) == "" {
+				return errors.New("importer: CSV file is empty (a header row with an id column is required)")
+			}
+			header, err := splitCSVLine(text, nil)
+			if err != nil {
+				return fmt.Errorf("importer: CSV header: %w", err)
+			}
+			if cols, err = newCSVColumns(header); err != nil {
+				return fmt.Errorf("importer: %w", err)
+			}
 			return nil
 		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return fmt.Errorf("importer: read CSV: %w", err)
-			}
-			// The reader resumes after the broken record.
-			im.skip(pe.StartLine, pe.Err)
-			continue
+		if strings.TrimSpace(text) == "" {
+			return nil // blank lines are no data
 		}
-		line, _ := cr.FieldPos(0)
-		c, err := cols.customer(rec, n)
+		if len(b) > maxLineLength {
+			im.skip(line, fmt.Errorf("line longer than %d bytes", maxLineLength))
+			return nil
+		}
+		var err error
+		fields, err = splitCSVLine(text, fields)
 		if err != nil {
 			im.skip(line, err)
-			continue
+			return nil
 		}
-		if err := im.add(c, line); err != nil {
-			return err
+		if len(fields) != len(cols.names) {
+			im.skip(line, fmt.Errorf("%d columns, the header has %d", len(fields), len(cols.names)))
+			return nil
 		}
-	}
+		c, err := cols.customer(fields, n)
+		if err != nil {
+			im.skip(line, err)
+			return nil
+		}
+		return im.add(c, line)
+	}, func() error {
+		if cols == nil {
+			return errors.New("importer: CSV file is empty (a header row with an id column is required)")
+		}
+		return nil
+	})
 }
 
-func (im *run) jsonLines(r *bufio.Reader, n *phone.Normalizer) error {
+// eachLine calls fn with every physical line of r (1-based number, bytes
+// with the line ending; lines longer than maxLineLength are cut there),
+// then end at the end of the input.
+func eachLine(r *bufio.Reader, fn func(line int, b []byte) error, end func() error) error {
 	var long []byte // a line longer than r's buffer, assembled
 	for line := 1; ; line++ {
 		b, err := r.ReadSlice('\n')
@@ -263,6 +281,19 @@ func (im *run) jsonLines(r *bufio.Reader, n *phone.Normalizer) error {
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("importer: read line %d: %w", line, err)
 		}
+		if len(b) > 0 {
+			if ferr := fn(line, b); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return end()
+		}
+	}
+}
+
+func (im *run) jsonLines(r *bufio.Reader, n *phone.Normalizer) error {
+	return eachLine(r, func(line int, b []byte) error {
 		switch {
 		case len(bytes.TrimSpace(b)) == 0:
 			// Blank lines (and the end after a final newline) are no data.
@@ -272,12 +303,10 @@ func (im *run) jsonLines(r *bufio.Reader, n *phone.Normalizer) error {
 			c, perr := ParseJSONLine(b, n)
 			if perr != nil {
 				im.skip(line, perr)
-			} else if werr := im.add(c, line); werr != nil {
-				return werr
+				return nil
 			}
+			return im.add(c, line)
 		}
-		if err == io.EOF {
-			return nil
-		}
-	}
+		return nil
+	}, func() error { return nil })
 }

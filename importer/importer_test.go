@@ -53,31 +53,37 @@ func TestImportCSV(t *testing.T) {
 		`1,0171 1234567,V-1|V-2,Erika,Mustermann,"ACME, Inc.",e@example.com,z` + "\n" + // 2
 		`2,"+49 30 12345678; 0171-1234567",,"Max ""Mad""",,,,` + "\n" + // 3
 		"\n" + // 4: blank, skipped silently
-		`,0171 1234567` + "\n" + // 5: no id
-		`3,"not a` + "\n" + // 6: quoted field spanning lines
-		`phone"` + "\n" + // 7
-		`4,0171 1234567;abc` + "\n" + // 8
-		`5 ` + "\n" + // 9: short record, no phone
-		`6,ab"c` + "\n" + // 10: bare quote
-		"8,,,J\xfcrgen\n" + // 11: Latin-1
-		`7,030 1234567` // 12: no final newline
+		`,0171 1234567,,,,,,` + "\n" + // 5: no id
+		`3,"not a,,,,,,` + "\n" + // 6: unbalanced quote: reported, takes no other line along
+		`9,0171 7654321,,,,,,` + "\n" + // 7
+		`4,0171 1234567;abc,,,,,,` + "\n" + // 8
+		`5 ,,,,,,,` + "\n" + // 9: no phone, no contract
+		`6,ab"c,,,,,,` + "\n" + // 10: bare quote
+		"8,0171 1234567,,J\xfcrgen,,,,\n" + // 11: Latin-1
+		`10,0171 1234567` + "\n" + // 12: too few columns
+		`11,0171 1234567,,,,,,,` + "\n" + // 13: too many columns
+		`12,,V-12,,,,,` + "\n" + // 14: a contract, no phone: identifiable
+		"7,030 1234567,,,,,,\r" // 15: no final newline, a CR
 	sink := &fakeSink{}
 	res, err := Import(strings.NewReader(in), CSV, sink, Options{Normalizer: deNormalizer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sink.ids(), []string{"1", "2", "5", "7"}; !reflect.DeepEqual(got, want) {
+	if got, want := sink.ids(), []string{"1", "2", "9", "12", "7"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("imported %q, want %q", got, want)
 	}
-	if res.Imported != 4 || res.SkippedCount != 5 {
+	if res.Imported != 5 || res.SkippedCount != 8 {
 		t.Errorf("result %+v", res)
 	}
 	wantSkipped := []string{
 		"line 5: id: required",
-		`line 6: phone: not a phone number: "not a\nphone"`,
+		`line 6: field 2: quoted field not closed on this line (an unbalanced "; fields cannot span lines)`,
 		`line 8: phone[1]: not a phone number: "abc"`,
-		`line 10: bare " in non-quoted-field`,
+		"line 9: phone: missing, and no contract ID either: no call could ever identify this customer",
+		`line 10: field 2: bare " in a field that does not start with a quote (write "" inside a quoted field)`,
 		"line 11: not valid UTF-8 (export the file as UTF-8)",
+		"line 12: 2 columns, the header has 8",
+		"line 13: 9 columns, the header has 8",
 	}
 	if got := skipped(res); !reflect.DeepEqual(got, wantSkipped) {
 		t.Errorf("skipped\n%q\nwant\n%q", got, wantSkipped)
@@ -115,10 +121,10 @@ func TestImportJSONLines(t *testing.T) {
 		"\n" + // 2
 		"   \r\n" + // 3
 		`{"id":"2","phones":["0171 1234567","bad"]}` + "\r\n" + // 4
-		`{"id":3}` + "\n" + // 5
+		`{"id":3,"contractIds":["V-3"]}` + "\n" + // 5
 		`garbage` + "\n" + // 6
 		`{"id":"4","contractIds":"x"}` + "\n" + // 7
-		`{"id":"5"}` // 8, no final newline
+		`{"id":"5","phone":"030 1234567"}` // 8, no final newline
 	sink := &fakeSink{}
 	res, err := Import(strings.NewReader(in), JSONLines, sink, Options{Normalizer: deNormalizer(t)})
 	if err != nil {
@@ -143,9 +149,9 @@ func TestImportJSONLines(t *testing.T) {
 func TestImportJSONLinesLongLine(t *testing.T) {
 	// A long line the scanner must take whole: its bulk in a field the
 	// directory ignores (stored fields have their own bounds).
-	long := `{"id":"1","comment":"` + strings.Repeat("x", 200<<10) + `"}`
-	huge := `{"id":"2","company":"` + strings.Repeat("x", maxLineLength) + `"}`
-	in := long + "\n" + huge + "\n" + `{"id":"3"}` + "\n"
+	long := `{"id":"1","phone":"0171 1234567","comment":"` + strings.Repeat("x", 200<<10) + `"}`
+	huge := `{"id":"2","phone":"0171 1234567","company":"` + strings.Repeat("x", maxLineLength) + `"}`
+	in := long + "\n" + huge + "\n" + `{"id":"3","phone":"0171 1234567"}` + "\n"
 	sink := &fakeSink{}
 	res, err := Import(strings.NewReader(in), JSONLines, sink, Options{Normalizer: deNormalizer(t)})
 	if err != nil {
@@ -213,9 +219,9 @@ func TestImportBatching(t *testing.T) {
 
 func TestImportSinkError(t *testing.T) {
 	var in strings.Builder
-	in.WriteString("id\n")
+	in.WriteString("id,contractIds\n")
 	for i := range 25 {
-		fmt.Fprintf(&in, "%d\n", i)
+		fmt.Fprintf(&in, "%d,V-%d\n", i, i)
 	}
 	sink := &fakeSink{failAt: 2}
 	res, err := Import(strings.NewReader(in.String()), CSV, sink, Options{Normalizer: deNormalizer(t), BatchSize: 10})

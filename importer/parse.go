@@ -116,6 +116,17 @@ func ParseJSONLine(line []byte, n *phone.Normalizer) (model.Customer, error) {
 	return c, nil
 }
 
+// Identifiable reports a customer no call could ever find: callers are
+// identified by their number or a contract ID, so a customer with neither
+// (an empty phone cell, a short line) is a mistake to report, not a record
+// to keep. The importer and PUT /edge/v1/customers refuse such lines.
+func Identifiable(c *model.Customer) error {
+	if len(c.PhonesE164) == 0 && len(c.ContractIDs) == 0 {
+		return model.Invalid("phone", "missing, and no contract ID either: no call could ever identify this customer")
+	}
+	return nil
+}
+
 // addPhone normalises raw and appends it to c, naming field (with "[index]"
 // unless index is negative) on failure. PhonesE164 stays free of
 // duplicates, since each entry is an index key.

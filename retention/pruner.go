@@ -1,5 +1,7 @@
 // Package retention deletes what the edge no longer needs to keep: tickets
-// central has had for longer than the configured retention.
+// central has had for longer than the configured retention, or on an
+// air-gapped site (where nothing ever reaches central) tickets and records
+// whose last change is older than retention.air_gapped.
 package retention
 
 import (
@@ -27,6 +29,9 @@ type Pruner struct {
 	keep     time.Duration
 	interval time.Duration
 	batch    int
+	// airGapped prunes by age of last change, records included
+	// (db.PruneAirGapped), instead of synced tickets.
+	airGapped bool
 
 	running atomic.Bool
 	stopped chan struct{}
@@ -48,6 +53,14 @@ func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, now fu
 	return &Pruner{store: store, log: log, now: now, after: after, keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
 }
 
+// NewAirGapped is New for a site without upstream: it deletes tickets
+// whose last change is older than keep, with their records.
+func NewAirGapped(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
+	p := New(store, log, keep, interval, now, after)
+	p.airGapped = true
+	return p
+}
+
 // Run prunes until ctx ends.
 func (p *Pruner) Run(ctx context.Context) {
 	if p.running.Swap(true) {
@@ -59,9 +72,9 @@ func (p *Pruner) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			p.log.Error("retention: prune synced tickets", "err", err)
+			p.log.Error("retention: prune tickets", "airGapped", p.airGapped, "err", err)
 		} else if n > 0 {
-			p.log.Info("retention: pruned synced tickets", "tickets", n, "olderThan", p.keep.String())
+			p.log.Info("retention: pruned tickets", "tickets", n, "olderThan", p.keep.String(), "airGapped", p.airGapped)
 		}
 		select {
 		case <-ctx.Done():
@@ -78,7 +91,13 @@ func (p *Pruner) Prune(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		n, err := p.store.PruneSynced(wctx, cutoff, p.batch)
+		var n int
+		var err error
+		if p.airGapped {
+			n, _, err = p.store.PruneAirGapped(wctx, cutoff, p.batch)
+		} else {
+			n, err = p.store.PruneSynced(wctx, cutoff, p.batch)
+		}
 		cancel()
 		total += n
 		if err != nil || n < p.batch {

@@ -82,3 +82,39 @@ func TestPrunerDeletesOnlySyncedTicketsPastRetention(t *testing.T) {
 		t.Fatalf("%d tickets left, want %d", n, unsynced)
 	}
 }
+
+// TestAirGappedPrunerDeletesByAge: without upstream nothing syncs, so the
+// air-gapped pruner deletes tickets past retention with their records, in
+// batches.
+func TestAirGappedPrunerDeletesByAge(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 2, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Run(ctx)
+	defer func() { cancel(); _ = s.Close() }()
+	for i := range 25 {
+		if _, err := s.CreateCall(ctx, db.NewCall{Call: model.Call{Routing: model.RoutingNone,
+			Direction: model.DirectionIn, Status: model.StatusClosed, ChannelID: fmt.Sprint("ch-", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.add(10 * 24 * time.Hour)
+	if _, err := s.CreateCall(ctx, db.NewCall{Call: model.Call{Routing: model.RoutingNone,
+		Direction: model.DirectionIn, Status: model.StatusClosed, ChannelID: "young"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := NewAirGapped(s, slog.New(slog.NewTextHandler(io.Discard, nil)), 7*24*time.Hour, 0, clk.now, nil)
+	p.batch = 10
+	if n, err := p.Prune(ctx); err != nil || n != 25 {
+		t.Fatalf("pruned %d (%v), want 25", n, err)
+	}
+	if n, _ := s.TicketCount(); n != 1 {
+		t.Fatalf("%d tickets left, want 1", n)
+	}
+	if st, _ := s.OutboxStatus(); st.Pending != 1 {
+		t.Fatalf("%d records left, want 1", st.Pending)
+	}
+}

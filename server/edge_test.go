@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -74,11 +75,12 @@ func TestPutCustomersBadLines(t *testing.T) {
 	a := e.do("PUT", "/edge/v1/customers", `{"id":"ok-1","contractIds":["K"],"phone":"+4930111"}
 {"id":"bad","phone":"not a number"}
 {broken
-{"contractIds":["K"]}`)
+{"contractIds":["K"]}
+{"id":"nobody-finds-me"}`)
 	if a.code != 400 {
 		t.Fatalf("%d %s", a.code, a.raw)
 	}
-	for _, part := range []string{"line 2: phone", "line 3: invalid JSON", "line 4: id: required"} {
+	for _, part := range []string{"line 2: phone", "line 3: invalid JSON", "line 4: id: required", "line 5: phone: missing"} {
 		if !strings.Contains(a.str("error"), part) {
 			t.Errorf("error %q lacks %q", a.str("error"), part)
 		}
@@ -88,6 +90,37 @@ func TestPutCustomersBadLines(t *testing.T) {
 	}
 	if a := e.do("PUT", "/edge/v1/customers", "\n\n"); a.code != 400 || !strings.Contains(a.str("error"), "no customers") {
 		t.Errorf("empty body: %d %s", a.code, a.raw)
+	}
+}
+
+// A running server takes the CSV file `enneo-edge import` reads, all or
+// nothing like JSON Lines.
+func TestPutCustomersCSV(t *testing.T) {
+	e := newEnv(t)
+	csv := func(body string) answer {
+		return e.do("PUT", "/edge/v1/customers", body, "Authorization", "Bearer "+testToken, "Content-Type", "text/csv; charset=utf-8")
+	}
+	a := csv("id,phone,lastname\nC-1,0171 1234567,Muster\nC-2,\"+49 30 12345678\",\"O\"\"Neil\"\n")
+	if a.code != 200 || fmt.Sprint(a.body["upserted"]) != "2" {
+		t.Fatalf("csv: %d %s", a.code, a.raw)
+	}
+	if a := e.do("GET", "/edge/v1/customers/C-2", ""); a.code != 200 || !strings.Contains(a.raw, `O\"Neil`) {
+		t.Errorf("C-2: %d %s", a.code, a.raw)
+	}
+	a = csv("id,phone,lastname\nC-3,0171 1234567,\"open\nC-4,0171 7654321\nC-5,,x\nC-6,030 1234,ok\n")
+	if a.code != 400 {
+		t.Fatalf("bad csv: %d %s", a.code, a.raw)
+	}
+	for _, part := range []string{"line 2: field 3: quoted field not closed", "line 3: 2 columns, the header has 3", "line 4: phone: missing"} {
+		if !strings.Contains(a.str("error"), part) {
+			t.Errorf("error %q lacks %q", a.str("error"), part)
+		}
+	}
+	if a := e.do("GET", "/edge/v1/customers/C-6", ""); a.code != 404 {
+		t.Errorf("a refused CSV body was partly written: %d", a.code)
+	}
+	if a := csv("name\nx\n"); a.code != 400 || !strings.Contains(a.str("error"), "no id column") {
+		t.Errorf("csv without id: %d %s", a.code, a.raw)
 	}
 }
 

@@ -55,6 +55,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 }
 
 func writeErrorText(ctx *fasthttp.RequestCtx, code int, msg string) {
+	ctx.SetUserValue(reasonKey, msg)
 	ctx.SetStatusCode(code)
 	ctx.SetContentType("application/json")
 	b := append(ctx.Response.Body()[:0], `{"success":false,"error":`...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -215,7 +216,40 @@ func (s *Server) listAgents(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "agents": agents})
+	out := make([]agentView, len(agents))
+	for i, a := range agents {
+		out[i] = agentView{Agent: a.Agent}
+		if p := a.Presence; p != nil {
+			out[i].Presence = &presenceView{UserID: p.UserID, CallRoutingStatus: p.CallRoutingStatus,
+				ChatRoutingStatus: p.ChatRoutingStatus, CurrentTicketID: p.CurrentTicketID,
+				UpdatedAt: nullTime(p.UpdatedAt), CallStatusSince: nullTime(p.CallStatusSince)}
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "agents": out})
+}
+
+// agentView is an agent of GET /edge/v1/agents. A presence never set
+// (an agent not logged in yet) has no times: null, as routingAvailability
+// shows them, not 0001-01-01.
+type agentView struct {
+	model.Agent
+	Presence *presenceView `json:"presence"`
+}
+
+type presenceView struct {
+	UserID            int64      `json:"userId"`
+	CallRoutingStatus string     `json:"callRoutingStatus"`
+	ChatRoutingStatus string     `json:"chatRoutingStatus"`
+	CurrentTicketID   int64      `json:"currentTicketId,omitempty"`
+	UpdatedAt         *time.Time `json:"updatedAt"`
+	CallStatusSince   *time.Time `json:"callRoutingStatusSince"`
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func pathID(ctx *fasthttp.RequestCtx, name string) (int64, error) {

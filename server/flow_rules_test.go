@@ -307,3 +307,18 @@ func TestGetRoutingForceReEvaluation(t *testing.T) {
 		t.Fatalf("forced poll after the ring time: %s (agent 1 %s)", a.raw, e.callStatus(1))
 	}
 }
+
+// An agent not logged in yet has a presence without times: null in
+// /edge/v1/agents as in routingAvailability, not 0001-01-01.
+func TestAgentNeverLoggedInHasNullTimes(t *testing.T) {
+	e := newEnv(t)
+	e.putAgent(9, `{"name":"New"}`)
+	list := e.do("GET", "/edge/v1/agents", "")
+	if !strings.Contains(list.raw, `"presence":{"userId":9,"callRoutingStatus":"offline","chatRoutingStatus":"offline","updatedAt":null,"callRoutingStatusSince":null}`) {
+		t.Errorf("agents: %s", list.raw)
+	}
+	e.setStatus(9, "idle")
+	if list := e.do("GET", "/edge/v1/agents", ""); strings.Contains(list.raw, `"updatedAt":null`) || strings.Contains(list.raw, "0001-01-01") {
+		t.Errorf("after login: %s", list.raw)
+	}
+}

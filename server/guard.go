@@ -71,6 +71,7 @@ func (s *Server) refuse(ctx *fasthttp.RequestCtx, addr netip.Addr, code int, tex
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(refusalLogEvery/time.Second)))
 	}
 	writeErrorText(ctx, code, text)
+	ctx.SetUserValue(loggedKey, true)
 	if report, n := s.authFails.refused(addr); report {
 		s.log.Warn("request refused", "client", addr.String(), "method", string(ctx.Method()),
 			"route", string(ctx.Path()), "status", code, "reason", reason, "refusedSinceLastLine", n)

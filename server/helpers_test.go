@@ -46,10 +46,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // routing timers).
 func newEnvWith(t *testing.T, so db.Options, opts ...envOption) *env {
 	t.Helper()
-	return newEnvLogged(t, so, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, opts...)
+	return newEnvLogged(t, so, nil, nil, opts...)
 }
 
-// newEnvLogged is newEnvWith with the server's logger and options.
+// newEnvLogged is newEnvWith with the server's logger (nil: none) and
+// options.
 func newEnvLogged(t testing.TB, so db.Options, log *slog.Logger, srvOpts []Option, opts ...envOption) *env {
 	t.Helper()
 	ao := auth.Options{Tokens: []string{testToken}, JWTSecret: []byte(testJWTSecret), Leeway: time.Minute}
@@ -71,6 +72,9 @@ func newEnvLogged(t testing.TB, so db.Options, log *slog.Logger, srvOpts []Optio
 	pn, err := phone.NewNormalizer("DE")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv := New(store, a, pn, log, lim, srvOpts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -124,12 +128,12 @@ func (e *env) do(method, path, body string, headers ...string) answer {
 	if len(headers) == 0 {
 		headers = []string{"Authorization", "Bearer " + testToken}
 	}
+	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
 		if headers[i+1] != "" {
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -46,7 +48,11 @@ type Metrics struct {
 	checkpoint    *metrics.PrometheusHistogram
 	overloaded    *metrics.Counter
 
-	calls window
+	refusedByCode    map[int]*metrics.Counter
+	refusedNotLogged *metrics.Counter
+
+	calls   window
+	history history
 }
 
 type routeCode struct {
@@ -57,6 +63,7 @@ type routeCode struct {
 // NewMetrics makes an empty registry. Each server has its own, so tests
 // running several servers in one process do not share counters.
 func NewMetrics() *Metrics {
+	exposeMetadata.Do(func() { metrics.ExposeMetadata(true) })
 	set := metrics.NewSet()
 	return &Metrics{
 		set:           set,
@@ -72,7 +79,11 @@ func NewMetrics() *Metrics {
 		logSync:       set.NewPrometheusHistogramExt("edge_db_log_sync_duration_seconds", syncBuckets),
 		checkpoint:    set.NewPrometheusHistogramExt("edge_db_checkpoint_duration_seconds", syncBuckets),
 		overloaded:    set.NewCounter("edge_calls_overloaded_total"),
-		calls:         window{now: time.Now},
+
+		refusedByCode:    map[int]*metrics.Counter{},
+		refusedNotLogged: set.NewCounter("edge_http_refused_not_logged_total"),
+		calls:            window{now: time.Now},
+		history:          history{now: time.Now},
 	}
 }
 
@@ -113,6 +124,30 @@ func (m *Metrics) ObserveUpstream(code int) {
 	}
 	m.mu.Unlock()
 	c.Inc()
+}
+
+// refused counts one refused request (4xx, 503) by status, for the status
+// page (edge_http_requests_total has them by route too).
+func (m *Metrics) refused(code int) {
+	m.mu.Lock()
+	c := m.refusedByCode[code]
+	if c == nil {
+		c = m.set.NewCounter(`edge_http_refused_total{code="` + strconv.Itoa(code) + `"}`)
+		m.refusedByCode[code] = c
+	}
+	m.mu.Unlock()
+	c.Inc()
+}
+
+// RefusedCounts returns the refused requests since start by status code.
+func (m *Metrics) RefusedCounts() map[int]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int]uint64, len(m.refusedByCode))
+	for code, c := range m.refusedByCode {
+		out[code] = c.Get()
+	}
+	return out
 }
 
 // observe records one answered request.
@@ -175,6 +210,8 @@ func (m *Metrics) watch(s *Server) {
 		return b2f(r != nil && *r), nil
 	})
 	gauge("edge_calls_pending_commit", func() (float64, error) { return float64(s.pending.Load()), nil })
+	gauge(fmt.Sprintf(`edge_build_info{version=%q,commit=%q,goversion=%q}`, s.version, s.commit, runtime.Version()),
+		func() (float64, error) { return 1, nil })
 }
 
 // instrument counts every request by route pattern (never by raw path, to
@@ -189,15 +226,19 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 			route = "unmatched"
 		}
 		s.metrics.observe(route, ctx.Response.StatusCode(), took)
+		s.logRequest(ctx, route, ctx.Response.StatusCode(), took)
 		if route == callReceivedPath && ctx.Response.StatusCode() == fasthttp.StatusOK {
 			s.metrics.calls.add(took)
+			s.metrics.history.add(took)
 		}
 	}
 }
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.set.WritePrometheus(ctx)
+	var b bytes.Buffer
+	s.metrics.writeMetrics(&b)
+	ctx.SetBody(b.Bytes())
 }
 
 func b2f(b bool) float64 {

@@ -23,6 +23,7 @@ type opsConfig struct {
 	maxPending int
 	holdCommit bool // start the commit loop only when startCommits is called
 	openFile   func(string, int, os.FileMode) (*os.File, error)
+	srvOpts    []Option
 }
 
 type opsEnv struct {
@@ -57,7 +58,7 @@ func newOpsEnv(t *testing.T, c opsConfig) *opsEnv {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := New(store, a, pn, log, Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		IdleTimeout: time.Minute, MaxBodyBytes: 1 << 20, ReadBufferBytes: 16 << 10, MaxConnections: 1024,
-		MaxPendingCommits: c.maxPending}, WithMetrics(m), WithVersion("test"))
+		MaxPendingCommits: c.maxPending}, append([]Option{WithMetrics(m), WithVersion("test", "abc123")}, c.srvOpts...)...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,17 @@ func WithUpstream(f func() UpstreamStatus) Option { return func(s *Server) { s.u
 // WithTLS says the listener serves TLS, so answers carry HSTS.
 func WithTLS(on bool) Option { return func(s *Server) { s.tls = on } }
 
-// WithVersion names the running build on the status page.
-func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
+// WithAccessLog logs one info line per request answered.
+func WithAccessLog(on bool) Option { return func(s *Server) { s.accessLog = on } }
+
+// WithStorageCap tells the status page storage.max_size_bytes.
+func WithStorageCap(maxBytes int64) Option { return func(s *Server) { s.maxSize = maxBytes } }
+
+// WithVersion names the running build (version and VCS commit) on the
+// status page and in edge_build_info.
+func WithVersion(version, commit string) Option {
+	return func(s *Server) { s.version, s.commit = version, commit }
+}
 
 // UpstreamStatus is what the forwarder to central reports about itself.
 // The forwarder (upstream/) fills it; until it exists only Configured is

@@ -61,9 +61,14 @@ type Server struct {
 	metrics   *Metrics
 	upstream  func() UpstreamStatus
 	version   string
+	commit    string
 	started   time.Time
-	pending   atomic.Int64                 // calls admitted and not yet answered
-	forwarder atomic.Pointer[forwarderRef] // nil when air-gapped
+	accessLog bool
+	maxSize   int64 // storage.max_size_bytes, for the status page
+
+	refusedLog *logLimiter
+	pending    atomic.Int64                 // calls admitted and not yet answered
+	forwarder  atomic.Pointer[forwarderRef] // nil when air-gapped
 
 	tls       bool          // answers go over TLS: send HSTS
 	authFails *keyedLimiter // failed authentication per client address
@@ -89,8 +94,9 @@ func New(store *db.Store, a *auth.Authenticator, pn *phone.Normalizer, log *slog
 	if l.MaxCallBodyBytes == 0 {
 		l.MaxCallBodyBytes = 128 << 10
 	}
-	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", started: time.Now(),
-		authFails: newKeyedLimiter(authFailRate, authFailBurst, refusalLogEvery)}
+	s := &Server{store: store, auth: a, phone: pn, log: log, limits: l, version: "dev", commit: "unknown", started: time.Now(),
+		authFails:  newKeyedLimiter(authFailRate, authFailBurst, refusalLogEvery),
+		refusedLog: newLogLimiter(time.Now)}
 	if l.CallsPerSecondPerClient > 0 {
 		s.callRate = newKeyedLimiter(l.CallsPerSecondPerClient, 2*l.CallsPerSecondPerClient, refusalLogEvery)
 	}
@@ -187,10 +193,14 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &timeout) && timeout.Timeout():
 		// fasthttp asks for an answer even when a new connection sent
 		// nothing before the read timeout; 408 is what clients expect then.
+		// Idle connections do this all day: not worth a log line.
 		writeErrorText(ctx, fasthttp.StatusRequestTimeout, "request: not received within the read timeout")
+		return
 	default:
 		writeErrorText(ctx, fasthttp.StatusBadRequest, "request: cannot be parsed")
 	}
+	// These never reach the router, so instrument does not see them.
+	s.logRequest(ctx, "unmatched", ctx.Response.StatusCode(), 0)
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
@@ -206,7 +216,12 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, "database: not writable: "+err.Error())
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "status": "ready"})
+	answer := map[string]any{"success": true, "status": "ready"}
+	// Ready, but not as configured: the operator looks here too.
+	if w := s.walStatus(); !w.Enabled && w.Reason != "" {
+		answer["wal"] = "off: " + w.Reason
+	}
+	writeJSON(ctx, fasthttp.StatusOK, answer)
 }
 
 const readyInterval = time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -17,6 +18,13 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &
 // callReceived is the hot path: decode (copying out of fasthttp's buffer),
 // normalise the caller's number, commit, answer.
 func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
+	// Enabled is checked first: building the attributes allocates on every
+	// call even when debug logging is off.
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	var start time.Time
+	if debug {
+		start = time.Now()
+	}
 	call, err := model.DecodeCall(ctx.PostBody())
 	if err != nil {
 		s.writeError(ctx, err)
@@ -42,12 +50,14 @@ func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(*bp) // SetBody copies
 	answerBufs.Put(bp)
-	// Enabled is checked first: building the attributes allocates on every
-	// call even when debug logging is off.
-	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
-	if debug && res.Duplicate {
-		s.log.Debug("callReceived repeated", "channelId", call.ChannelID, "ticketId", res.Answer.TicketID)
-	} else if debug {
-		s.log.Debug("callReceived", "ticketId", res.Answer.TicketID, "routing", call.Routing, "direction", call.Direction)
+	if !debug {
+		return
 	}
+	msg := "callReceived"
+	if res.Duplicate {
+		msg = "callReceived repeated"
+	}
+	s.log.Debug(msg, "channelId", call.ChannelID, "ticketId", res.Answer.TicketID, "routing", call.Routing,
+		"direction", call.Direction, "number", nc.CallerE164, "customerId", res.Answer.CustomerID,
+		"ms", float64(time.Since(start).Microseconds())/1000)
 }

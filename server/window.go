@@ -67,3 +67,58 @@ func (w *window) recent() Recent {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// History of calls for the status page's chart: historySlots buckets of
+// historyStep each (the last ten minutes in five-second steps).
+const (
+	historyStep  = 5 * time.Second
+	historySlots = 120
+)
+
+// history is window's longer, coarser sibling.
+type history struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	slots [historySlots]slot
+}
+
+// Point is one step of the chart: the calls answered 200 in it and their
+// latency.
+type Point struct {
+	// At is the step's start, Unix seconds.
+	At     int64   `json:"at"`
+	Calls  int64   `json:"calls"`
+	MeanMs float64 `json:"meanMs"`
+	MaxMs  float64 `json:"maxMs"`
+}
+
+func (h *history) add(d time.Duration) {
+	step := h.now().Unix() / int64(historyStep/time.Second)
+	h.mu.Lock()
+	s := &h.slots[step%historySlots]
+	if s.sec != step {
+		*s = slot{sec: step}
+	}
+	s.n++
+	s.total += d
+	s.max = max(s.max, d)
+	h.mu.Unlock()
+}
+
+// points returns every step of the last historySlots, oldest first, the
+// current (incomplete) one last; steps without calls are zero.
+func (h *history) points() []Point {
+	per := int64(historyStep / time.Second)
+	now := h.now().Unix() / per
+	out := make([]Point, 0, historySlots)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for step := now - historySlots + 1; step <= now; step++ {
+		p := Point{At: step * per}
+		if s := h.slots[(step%historySlots+historySlots)%historySlots]; s.sec == step && s.n > 0 {
+			p.Calls, p.MeanMs, p.MaxMs = s.n, ms(s.total/time.Duration(s.n)), ms(s.max)
+		}
+		out = append(out, p)
+	}
+	return out
+}
