@@ -37,6 +37,10 @@ type DeadLetter struct {
 	// a ticket's records reach central in order or not at all. Retrying
 	// that dead letter retries it too.
 	Parked bool `json:"parked,omitempty"`
+	// Tries are the record's failed attempts when it died; a retry puts
+	// them back, so a record that may be at central already (Ambiguous) is
+	// looked up before it is sent again.
+	Tries *Tries `json:"tries,omitempty"`
 }
 
 // DeadReason is why the forwarder gives up on a record.
@@ -95,6 +99,9 @@ func buryRecord(tx *bolt.Tx, seq uint64, why DeadReason, now time.Time) (OutboxR
 	}
 	d := DeadLetter{Seq: seq, Record: r, Status: why.Status, Reason: why.Reason, Response: why.Response,
 		Attempts: tr.Attempts, DeadAt: now, Parked: why.Parked}
+	if tr.Attempts > 0 {
+		d.Tries = &tr
+	}
 	if err := putJSON(tx.Bucket(bucketDeadLetters), append(orderKey(r), u64(int64(seq))...), d, "dead letter"); err != nil {
 		return r, false, err
 	}
@@ -167,15 +174,26 @@ func (s *Store) RetryDead(ctx context.Context, seq uint64) (int, error) {
 				keys = append(keys, bytes.Clone(k))
 			}
 		}
+		var users []int64
 		for _, k := range keys {
-			if err := resurrect(tx, k); err != nil {
+			r, err := resurrect(tx, k)
+			if err != nil {
 				return err
 			}
+			users = append(users, followUser(r))
 		}
 		n = len(keys)
-		return nil
+		return followWithPresence(tx, users, s.now().UTC())
 	})
 	return n, err
+}
+
+// followUser is the agent a retried ticket record names, 0 for none.
+func followUser(r OutboxRecord) int64 {
+	if r.Kind == KindRoutingStatus {
+		return 0
+	}
+	return r.UserID
 }
 
 // findDead returns the bucket key of dead letter seq, or nil. Dead letters
@@ -212,16 +230,19 @@ func (s *Store) RetryAllDead(ctx context.Context) (int, error) {
 		moved := 0
 		err := s.write(ctx, func(tx *bolt.Tx) error {
 			moved = 0
+			var users []int64
 			for _, k := range batch {
 				if tx.Bucket(bucketDeadLetters).Get(k) == nil {
 					continue
 				}
-				if err := resurrect(tx, k); err != nil {
+				r, err := resurrect(tx, k)
+				if err != nil {
 					return err
 				}
+				users = append(users, followUser(r))
 				moved++
 			}
-			return nil
+			return followWithPresence(tx, users, s.now().UTC())
 		})
 		if err != nil {
 			return n, err
@@ -232,38 +253,98 @@ func (s *Store) RetryAllDead(ctx context.Context) (int, error) {
 }
 
 // resurrect moves one dead letter back into the outbox under its old seq.
-func resurrect(tx *bolt.Tx, key []byte) error {
+func resurrect(tx *bolt.Tx, key []byte) (OutboxRecord, error) {
 	dead := tx.Bucket(bucketDeadLetters)
 	var d DeadLetter
 	if err := json.Unmarshal(dead.Get(key), &d); err != nil {
-		return fmt.Errorf("decode dead letter %x: %w", key, err)
+		return OutboxRecord{}, fmt.Errorf("decode dead letter %x: %w", key, err)
 	}
 	if err := dead.Delete(key); err != nil {
-		return fmt.Errorf("delete dead letter %d: %w", d.Seq, err)
+		return OutboxRecord{}, fmt.Errorf("delete dead letter %d: %w", d.Seq, err)
 	}
 	r := d.Record
+	if r.Kind == KindRoutingStatus {
+		// Later changes of the agent may have reached central meanwhile:
+		// the record goes back with the agent's presence now, never an old
+		// one after a newer.
+		body, err := presenceNow(tx, r.UserID, r.Body)
+		if err != nil {
+			return r, err
+		}
+		r.Body = body
+	}
 	if err := putJSON(tx.Bucket(bucketOutbox), u64(int64(r.Seq)), r, "outbox record"); err != nil {
-		return err
+		return r, err
+	}
+	if d.Tries != nil && d.Tries.Ambiguous {
+		// A fresh count of attempts, but central may hold it: looked up
+		// before it is sent.
+		tr := Tries{Ambiguous: true, LastError: d.Tries.LastError, LastStatus: d.Tries.LastStatus, LastAt: d.Tries.LastAt}
+		if err := putJSON(tx.Bucket(bucketOutboxTries), u64(int64(r.Seq)), tr, "outbox tries"); err != nil {
+			return r, err
+		}
 	}
 	if err := indexOutbox(tx, r); err != nil {
-		return err
+		return r, err
 	}
 	if err := addPending(tx, 1); err != nil {
-		return err
+		return r, err
 	}
 	if err := addCount(tx, metaOutboxDead, -1); err != nil {
-		return err
+		return r, err
 	}
 	if r.Kind == KindRoutingStatus || hasPrefix(dead, key[:keyLen]) {
-		return nil
+		return r, nil
 	}
 	t, err := getTicket(tx, RecordTicket(r))
 	if isNotFound(err) {
-		return nil
+		return r, nil
 	}
 	if err != nil {
-		return err
+		return r, err
 	}
 	t.Forwarding.State, t.Forwarding.LastError = model.ForwardPending, ""
-	return putTicket(tx, t)
+	return r, putTicket(tx, t)
+}
+
+// presenceNow is a routingStatus body with the agent's presence as stored
+// now; the chat status goes along only when the old body carried one.
+func presenceNow(tx *bolt.Tx, userID int64, old []byte) ([]byte, error) {
+	var was model.RoutingStatusChange
+	if err := json.Unmarshal(old, &was); err != nil {
+		return nil, fmt.Errorf("decode presence record of user %d: %w", userID, err)
+	}
+	p, err := getPresence(tx, userID)
+	if err != nil {
+		return nil, err
+	}
+	now := model.RoutingStatusChange{CallRoutingStatus: p.CallRoutingStatus}
+	if was.ChatRoutingStatus != "" {
+		now.ChatRoutingStatus = p.ChatRoutingStatus
+	}
+	return json.Marshal(now)
+}
+
+// followWithPresence appends, for every agent named by a record that went
+// back into the outbox, the agent's presence now: those records reach
+// central after the agent's later presence changes did, and would leave
+// central's presence where they moved it (interacting, acw) while the
+// edge's has moved on. The new records share the agent's order key, so
+// they go after the retried ones.
+func followWithPresence(tx *bolt.Tx, users []int64, now time.Time) error {
+	seen := map[int64]bool{}
+	for _, u := range users {
+		if u == 0 || seen[u] {
+			continue
+		}
+		seen[u] = true
+		body, err := presenceNow(tx, u, []byte(`{}`))
+		if err != nil {
+			return err
+		}
+		if err := appendOutbox(tx, OutboxRecord{Kind: KindRoutingStatus, UserID: u, Body: body, CreatedAt: now}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -204,6 +204,13 @@ func (f *flow) setCall(p *model.Presence, to string, ticket int64, cause string)
 		}
 	}
 	p.CallRoutingStatus, p.CurrentTicketID, p.UpdatedAt = to, ticket, f.now
+	if from != to {
+		timer, err := f.lineTimer(to, ticket)
+		if err != nil {
+			return err
+		}
+		p.TimerSeconds = timer
+	}
 	if err := putPresence(f.tx, p); err != nil {
 		return err
 	}
@@ -222,6 +229,28 @@ func (f *flow) setCall(p *model.Presence, to string, ticket int64, cause string)
 		f.event(t, "presenceChanged", map[string]any{"userId": p.UserID, "from": from, "to": to, "cause": cause})
 	}
 	return nil
+}
+
+// lineTimer is the ring (beingConnected) or after-call (acw) time the
+// phone line of ticket gives, 0 when it gives none or the status has no
+// timer.
+func (f *flow) lineTimer(status string, ticket int64) (int64, error) {
+	if ticket == 0 || (status != model.PresenceBeingConnected && status != model.PresenceACW) ||
+		!hasPrefix(f.tx.Bucket(bucketLines), nil) {
+		return 0, nil
+	}
+	t, err := f.ticket(ticket)
+	if err != nil {
+		return 0, err
+	}
+	l, err := lineOf(f.tx, t.SubchannelID)
+	if err != nil || l == nil {
+		return 0, err
+	}
+	if status == model.PresenceBeingConnected {
+		return l.RingTimeSeconds, nil
+	}
+	return l.ACWSeconds, nil
 }
 
 // indexOnline records an online agent with their skills, which is all

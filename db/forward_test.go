@@ -433,3 +433,83 @@ func TestAgentKeyOrdersPresenceWithFollowUps(t *testing.T) {
 		t.Fatalf("presence sent while the agent's callCompleted is in flight: %v %v", kinds(got), err)
 	}
 }
+
+// TestRetriedDeadLettersKeepWhatCentralMayHave: a retried dead letter that
+// may be at central is looked up first; a retried presence record carries
+// the agent's presence now; a retried follow-up of an agent is followed by
+// the agent's presence now, so central ends where the edge is.
+func TestRetriedDeadLettersKeepWhatCentralMayHave(t *testing.T) {
+	s, _ := openForwardTest(t)
+	ctx := context.Background()
+	a := call(t, s, "a") // seq 1
+	if err := s.MarkDelivered(ctx, 1, 700); err != nil {
+		t.Fatal(err)
+	}
+	ac, err := s.AppendOutbox(ctx, OutboxRecord{Kind: KindAgentConnected, TicketID: a, UserID: 42, Body: []byte(`{"userId":42,"channelId":"a"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordFailure(ctx, ac, Failure{Status: 503, Msg: "central answered 503", Ambiguous: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeadLetter(ctx, ac, DeadReason{Reason: "dead-lettered by an operator"}); err != nil {
+		t.Fatal(err)
+	}
+	// The agent's presence moves on while the follow-up is dead.
+	if _, err := s.SetRoutingStatus(ctx, 42, model.RoutingStatusChange{CallRoutingStatus: model.PresenceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := s.Outbox(100)
+	for _, r := range pending {
+		if r.Kind == KindRoutingStatus {
+			if err := s.DeadLetter(ctx, r.Seq, DeadReason{Status: 409, Reason: "central answered 409"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.SetRoutingStatus(ctx, 42, model.RoutingStatusChange{CallRoutingStatus: model.PresenceOffline}); err != nil {
+		t.Fatal(err)
+	}
+	if err := drainPresence(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RetryAllDead(ctx); err != nil || n != 2 {
+		t.Fatalf("retry all: %d %v", n, err)
+	}
+	recs, err := s.Outbox(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s %s", r.Kind, r.Body))
+	}
+	want := []string{
+		`agentConnected {"userId":42,"channelId":"a"}`,
+		`routingStatus {"callRoutingStatus":"offline"}`, // the dead unavailable, as the agent is now
+		`routingStatus {"callRoutingStatus":"offline"}`, // after the retried follow-up
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outbox after retry\n got %q\nwant %q", got, want)
+	}
+	next, err := s.NextOutbox(10, 100, func(string) bool { return false })
+	if err != nil || len(next) != 1 || next[0].Record.Seq != ac || !next[0].Tries.Ambiguous || next[0].Tries.Attempts != 0 {
+		t.Fatalf("the retried agentConnected must be looked up first, with fresh attempts: %+v %v", next, err)
+	}
+}
+
+// drainPresence marks every pending presence record delivered.
+func drainPresence(ctx context.Context, s *Store) error {
+	recs, err := s.Outbox(100)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Kind == KindRoutingStatus {
+			if err := s.MarkDelivered(ctx, r.Seq, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

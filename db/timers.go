@@ -130,15 +130,14 @@ func (s *Store) reEvaluate(tx *bolt.Tx, clean bool) (int, error) {
 // asks routing which timers have run out.
 func (s *Store) dueIn(tx *bolt.Tx, now time.Time) (routing.Due, error) {
 	var agents []routing.Agent
-	perLine := hasPrefix(tx.Bucket(bucketLines), nil)
 	err := eachPresence(tx, func(p *model.Presence) error {
 		switch p.CallRoutingStatus {
 		case model.PresenceBeingConnected, model.PresenceACW:
 			a := routing.Agent{ID: p.UserID, Status: p.CallRoutingStatus, Since: p.CallStatusSince, Ticket: p.CurrentTicketID}
-			if perLine {
-				if err := lineTimers(tx, &a); err != nil {
-					return err
-				}
+			if p.CallRoutingStatus == model.PresenceBeingConnected {
+				a.RingTimeout = time.Duration(p.TimerSeconds) * time.Second
+			} else {
+				a.ACW = time.Duration(p.TimerSeconds) * time.Second
 			}
 			agents = append(agents, a)
 		}
@@ -148,28 +147,6 @@ func (s *Store) dueIn(tx *bolt.Tx, now time.Time) (routing.Due, error) {
 		return routing.Due{}, err
 	}
 	return routing.DueAt(s.routing, now, agents, waitingEntries(tx)), nil
-}
-
-// lineTimers sets the ring and after-call times of the line the agent's
-// call came in on, when central gave that line its own.
-func lineTimers(tx *bolt.Tx, a *routing.Agent) error {
-	if a.Ticket == 0 {
-		return nil
-	}
-	t, err := getTicket(tx, a.Ticket)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	l, err := lineOf(tx, t.SubchannelID)
-	if err != nil || l == nil {
-		return err
-	}
-	a.RingTimeout = time.Duration(l.RingTimeSeconds) * time.Second
-	a.ACW = time.Duration(l.ACWSeconds) * time.Second
-	return nil
 }
 
 func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {

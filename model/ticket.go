@@ -119,6 +119,11 @@ type Presence struct {
 	// CallStatusSince is when CallRoutingStatus was entered: the
 	// longest-idle agent gets the next call, ring and acw timers run from it.
 	CallStatusSince time.Time `json:"callRoutingStatusSince"`
+	// TimerSeconds is the ring or after-call time of the call's phone line
+	// (pulled from central), fixed when the status was entered so a later
+	// refresh of the line does not change a running timer; 0 means the
+	// config's.
+	TimerSeconds int64 `json:"timerSeconds,omitempty"`
 }
 
 // TicketView is the answer of GET /edge/v1/tickets/{id}: the ticket with its
