@@ -26,6 +26,7 @@ type ForwarderStatus interface {
 	Status() upstream.Status
 	StuckAfter() time.Duration
 	RetryNow()
+	InFlight(seq uint64) bool
 }
 
 type forwarderRef struct{ f ForwarderStatus }
@@ -102,6 +103,12 @@ func (s *Server) retryPending(ctx *fasthttp.RequestCtx) {
 func (s *Server) deadLetterPending(ctx *fasthttp.RequestCtx) {
 	seq, ok := s.pendingSeq(ctx)
 	if !ok {
+		return
+	}
+	if ref := s.forwarder.Load(); ref != nil && ref.f.InFlight(seq) {
+		// Central may be taking it right now; dead, its delivery would go
+		// unrecorded and a retry would send it twice.
+		s.writeError(ctx, fmt.Errorf("%w: outbox record %d is being sent right now; try again in a moment", db.ErrConflict, seq))
 		return
 	}
 	tr, _, err := s.store.Tries(seq)

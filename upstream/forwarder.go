@@ -147,6 +147,8 @@ type Forwarder struct {
 
 	mu       sync.Mutex
 	busy     map[string]struct{}  // keys with a record in flight
+	inFlight map[uint64]bool      // seqs being sent or looked up
+	unsure   map[uint64]bool      // seqs central took whose delivery the edge failed to record
 	waiting  map[string]time.Time // keys backing off, until when
 	failures int                  // transient failures in a row
 	openTill time.Time            // central treated as down until then
@@ -175,10 +177,12 @@ func New(store *db.Store, client *http.Client, log *slog.Logger, clock Clock, o 
 	}
 	return &Forwarder{
 		store: store, client: client, log: log, clock: clock, opt: o,
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		busy:    map[string]struct{}{},
-		waiting: map[string]time.Time{},
+		wake:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+		busy:     map[string]struct{}{},
+		waiting:  map[string]time.Time{},
+		inFlight: map[uint64]bool{},
+		unsure:   map[uint64]bool{},
 	}
 }
 
@@ -188,15 +192,14 @@ func New(store *db.Store, client *http.Client, log *slog.Logger, clock Clock, o 
 func NewHTTPClient(workers int, tlsConfig *tls.Config) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			TLSClientConfig:       tlsConfig,
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          workers * 2,
-			MaxIdleConnsPerHost:   workers * 2,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-			ForceAttemptHTTP2:     true,
+			TLSClientConfig:     tlsConfig,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        workers * 2,
+			MaxIdleConnsPerHost: workers * 2,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 5 * time.Second,
+			ForceAttemptHTTP2:   true,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

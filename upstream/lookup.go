@@ -83,8 +83,14 @@ func (f *Forwarder) lookup(ctx context.Context, rd db.Ready) lookupResult {
 	case err != nil:
 		return lookupResult{state: unknown, res: result{outcome: retry, ambiguous: true, status: resp.StatusCode,
 			err: fmt.Errorf("look up %s: read answer: %w", r.Kind, err)}}
-	case resp.StatusCode == http.StatusNotFound:
+	case resp.StatusCode == http.StatusNotFound && json.Valid(raw) && len(raw) > 0 && raw[0] == '{':
+		// central's own "no such entry" (a JSON error body)
 		return lookupResult{state: absent}
+	case resp.StatusCode == http.StatusNotFound:
+		// Not central's answer (a proxy's page, a wrong path): nothing
+		// learned.
+		return lookupResult{state: unknown, res: result{outcome: retry, ambiguous: true, status: resp.StatusCode,
+			err: fmt.Errorf("look up %s: 404 that is not central's JSON: %s", r.Kind, oneLine(string(raw), 200))}}
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity:
 		f.log.Warn("outbox: central cannot look up records (getRouting refused the query); re-sending with the same Idempotency-Key",
 			"seq", r.Seq, "kind", r.Kind, "status", resp.StatusCode, "answer", oneLine(string(raw), 200))
@@ -99,10 +105,10 @@ func (f *Forwarder) lookup(ctx context.Context, rd db.Ready) lookupResult {
 		return lookupResult{state: unknown, res: res}
 	}
 	var e queueEntry
-	if len(raw) == 0 || string(raw) == "null" {
-		return lookupResult{state: absent}
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if err := json.Unmarshal(raw, &e); err != nil || (e.TicketID == "" && e.ID == "" && e.Status == "") {
+		// Only a queue entry tells; anything else (a wrapper this parser
+		// does not know, null, an error in a 200) leaves it open, and
+		// nothing is sent on a guess.
 		return lookupResult{state: unknown, res: result{outcome: retry, ambiguous: true, status: resp.StatusCode,
 			err: fmt.Errorf("look up %s: answer is not a queue entry: %s", r.Kind, oneLine(string(raw), 200))}}
 	}

@@ -17,11 +17,15 @@ import (
 // is unknown, or it may have been in flight when the edge died) is looked
 // up first and only sent when central does not have it.
 func (f *Forwarder) forward(ctx context.Context, rd db.Ready) {
+	f.mu.Lock()
+	f.inFlight[rd.Record.Seq] = true
+	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
 		for _, k := range rd.Keys {
 			delete(f.busy, k)
 		}
+		delete(f.inFlight, rd.Record.Seq)
 		f.mu.Unlock()
 		select {
 		case f.wake <- struct{}{}:
@@ -90,7 +94,10 @@ func (f *Forwarder) maybeSent(rd db.Ready) bool {
 	if rd.Record.Kind == db.KindRoutingStatus {
 		return false
 	}
-	return rd.Tries.Ambiguous || rd.Record.Seq <= f.startLease
+	f.mu.Lock()
+	unsure := f.unsure[rd.Record.Seq]
+	f.mu.Unlock()
+	return unsure || rd.Tries.Ambiguous || rd.Record.Seq <= f.startLease
 }
 
 func (f *Forwarder) delivered(rd db.Ready, centralID int64, gen uint64, how string) {
@@ -98,11 +105,19 @@ func (f *Forwarder) delivered(rd db.Ready, centralID int64, gen uint64, how stri
 	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	if err := f.store.MarkDelivered(wctx, r.Seq, centralID); err != nil {
-		// Looked up before it is sent again: it is past the lease.
+		// Central has it; only the edge does not know yet. It is looked up
+		// before anything is sent again (after a crash: it is within the
+		// lease).
 		f.log.Error("outbox: mark delivered", "seq", r.Seq, "err", err)
+		f.mu.Lock()
+		f.unsure[r.Seq] = true
+		f.mu.Unlock()
 		f.backoffKeys(rd.Keys, 1)
 		return
 	}
+	f.mu.Lock()
+	delete(f.unsure, r.Seq)
+	f.mu.Unlock()
 	f.succeeded(gen)
 	f.log.Debug("outbox: delivered", "seq", r.Seq, "kind", r.Kind, "centralId", centralID, "by", how)
 }
@@ -217,7 +232,7 @@ func (f *Forwarder) refuse(rd db.Ready, res result) {
 	f.st.lastError = msg
 	f.repauseLocked()
 	f.mu.Unlock()
-	if attempts < f.opt.MaxAttempts {
+	if attempts < f.opt.MaxAttempts && !res.final {
 		f.backoffKeys(rd.Keys, attempts)
 		f.log.Warn("outbox: central refused record; will try again", "seq", rd.Record.Seq, "kind", rd.Record.Kind,
 			"attempts", attempts, "of", f.opt.MaxAttempts, "err", msg)

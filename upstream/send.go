@@ -70,6 +70,8 @@ type result struct {
 	// ambiguous: central may have applied the request although the edge
 	// did not learn it did (written, then timeout, reset or 5xx).
 	ambiguous bool
+	// final: dead-letter at once, never send again.
+	final bool
 }
 
 func (r result) describe() string {
@@ -206,9 +208,11 @@ func (f *Forwarder) send(ctx context.Context, rd db.Ready) result {
 		if perr != nil || id <= 0 {
 			// Central took the call but did not say which ticket it is:
 			// follow-ups could not name it. An operator must look.
-			// The lookup before the next attempt may still find it.
-			res.outcome, res.err = refused, fmt.Errorf("answer has no ticketId: %s", oneLine(string(raw), 200))
-			res.ambiguous = true
+			// Central committed it (a 2xx) but did not say as which ticket:
+			// sending it again would make a second one. An operator looks
+			// it up; a retry of the dead letter asks central first.
+			res.outcome, res.final, res.ambiguous = refused, true, true
+			res.err = fmt.Errorf("central accepted it without a ticketId (not sent again; retrying the dead letter looks it up first): %s", oneLine(string(raw), 200))
 		}
 		res.centralID = id
 	}

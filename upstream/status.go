@@ -69,12 +69,14 @@ func (f *Forwarder) Status() Status {
 // stuck.
 func (f *Forwarder) StuckAfter() time.Duration { return f.opt.StuckAfter }
 
-// RetryNow ends every backoff, the queue's and each key's, and looks for
-// records at once: an operator's "try again now" after fixing central.
+// RetryNow ends the queue's backoff (central treated as down, or the
+// pause's next probe) and looks for records at once: an operator's "try
+// again now" after fixing central. Each ticket's own backoff stays: after
+// an ambiguous attempt it is the wait before the lookup, and cutting it
+// short could send a record a slow central is still committing.
 func (f *Forwarder) RetryNow() {
 	f.mu.Lock()
 	f.openTill, f.failures = time.Time{}, 0
-	clear(f.waiting)
 	if f.paused != nil {
 		f.probeAt = f.clock.Now()
 	}
@@ -83,4 +85,11 @@ func (f *Forwarder) RetryNow() {
 	case f.wake <- struct{}{}:
 	default:
 	}
+}
+
+// InFlight reports whether record seq is being sent or looked up now.
+func (f *Forwarder) InFlight(seq uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inFlight[seq]
 }
