@@ -18,7 +18,7 @@ type fakeForwarder struct {
 
 func (f fakeForwarder) Status() upstream.Status   { return f.st }
 func (f fakeForwarder) StuckAfter() time.Duration { return time.Nanosecond }
-func (f fakeForwarder) InFlight(seq uint64) bool { return seq == 77 }
+func (f fakeForwarder) InFlight(seq uint64) bool  { return seq == 77 }
 func (f fakeForwarder) RetryNow() {
 	if f.retries != nil {
 		f.retries.Add(1)
