@@ -3,6 +3,7 @@ package upstream
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,12 @@ func elements(raw []byte) ([]map[string]any, error) {
 					list = append(list, m)
 				}
 			}
+			if len(list) == 0 && len(obj) > 0 {
+				// An object with neither a list nor objects keyed by ID: an
+				// error or a shape this parser does not know. Storing it as
+				// "no agents" would wipe the last-known copy.
+				return nil, fmt.Errorf("no list of objects found in an object with keys %s", keysOf(obj))
+			}
 			next = list
 		}
 		v = next
@@ -65,6 +72,15 @@ func elements(raw []byte) ([]map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+func keysOf(m map[string]any) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return strings.Join(ks, ", ")
 }
 
 // intOf reads the first of keys that holds an integer (number or numeric

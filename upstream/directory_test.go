@@ -32,7 +32,7 @@ func TestParseAgentsShapes(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{`nope`, `"a string"`, `{"agents":"x"}`} {
+	for _, bad := range []string{`nope`, `"a string"`, `{"agents":"x"}`, `{"success":false,"error":"maintenance"}`} {
 		if _, _, err := ParseAgents([]byte(bad)); err == nil {
 			t.Errorf("ParseAgents(%s): no error", bad)
 		}

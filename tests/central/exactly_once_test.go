@@ -113,8 +113,23 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	// After-call work ends on the edge's timer; its idle goes to central too.
-	time.Sleep(1500 * time.Millisecond)
+	// After-call work ends on the edge's timer; its idle goes to central
+	// too. Once no agent is in a timed state nothing changes any more.
+	deadline := time.Now().Add(30 * time.Second)
+	for settled := false; !settled; {
+		var v agentsView
+		e.get(t, "/edge/v1/agents", &v)
+		settled = true
+		for _, a := range v.Agents {
+			if a.Presence.Call == "acw" || a.Presence.Call == "beingConnected" {
+				settled = false
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agents still in after-call work or ringing: %+v", v.Agents)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	ob := e.waitDrained(t, 3*time.Minute)
 	if ob.Outbox.DeadLetters != 0 {
 		t.Fatalf("%d dead letters: %s", ob.Outbox.DeadLetters, ob.DeadLetters)

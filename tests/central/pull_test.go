@@ -56,10 +56,11 @@ func (f *fake) setDirectory(agents, lines string) {
 // routes after a restart while central is down.
 func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	c := newFake(t, 0, 0)
-	// Line 7 needs skill 5 and rings 2 s with 1 s of after-call work; the
-	// config's defaults (20 s, 30 s) would fail every wait below.
+	// Line 7 needs skill 5 and has 1 s of after-call work (the config's 30 s
+	// would fail the wait below); it rings 5 min until the refresh makes it
+	// 2 s, which the call ringing then must not feel.
 	c.setDirectory(`{"agents":[{"userId":1,"name":"Ann","skills":[{"id":5}]},{"userId":2,"name":"Bo","skills":[6]}]}`,
-		`[{"id":7,"channel":"phone","name":"Hotline","settings":{"acdRingTimeSeconds":2,"acdAcwSeconds":1,"primaryTagId":5}}]`)
+		`[{"id":7,"channel":"phone","name":"Hotline","settings":{"acdRingTimeSeconds":300,"acdAcwSeconds":1,"primaryTagId":5}}]`)
 	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"1s\"\n[routing]\ntimer_interval = \"100ms\"\n"))
 	client := &http.Client{Timeout: 5 * time.Second}
 	eventually(t, "agents pulled from central", 10*time.Second, func() bool {
@@ -81,8 +82,9 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	c.setDirectory(`{"agents":[{"userId":1,"name":"Ann B","skills":[8]},{"userId":2,"name":"Bo","skills":[6]},{"userId":3,"name":"Cy","skills":[5]}]}`,
 		`[{"id":7,"channel":"phone","settings":{"acdRingTimeSeconds":2,"acdAcwSeconds":1,"primaryTagId":5}}]`)
 	eventually(t, "the refresh", 10*time.Second, func() bool { _, _, _, ok := e.agent(t, 3); return ok })
+	time.Sleep(2500 * time.Millisecond) // past the new ring time
 	if q := entry(a); q.body["status"] != "assigned" || num(q.body["assignedUserId"]) != 1 {
-		t.Fatalf("the refresh broke the ringing call: %s", q.raw)
+		t.Fatalf("the refresh broke the ringing call (skills or ring time): %s", q.raw)
 	}
 	e.must(t, client, "POST", "/api/mind/telephony/agentConnected", fmt.Sprintf(`{"userId":1,"ticketId":%d}`, a))
 	e.must(t, client, "POST", "/api/mind/telephony/callCompleted", `{"channelId":"pull-a","transcript":[]}`)
