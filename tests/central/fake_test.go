@@ -20,7 +20,8 @@ import (
 // gets (it deduplicates nothing: not by channelId, externalTicketId or
 // Idempotency-Key), and serves the two pull endpoints. On demand it
 // answers ambiguously after applying: too late for the edge's timeout, by
-// dropping the connection, or with a 500.
+// dropping the connection, or with a 500; or it applies a request only
+// after the edge's timeout ran out.
 type fake struct {
 	srv  *http.Server
 	addr string
@@ -109,14 +110,23 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	answer, code, kind := f.apply(r.Method, path, body)
 	trick := ""
-	if code == http.StatusOK && f.rnd.Float64() < f.ambiguous {
-		trick = [...]string{"late", "drop", "500"}[f.rnd.IntN(3)]
+	if f.rnd.Float64() < f.ambiguous {
+		trick = [...]string{"late", "drop", "500", "slow"}[f.rnd.IntN(4)]
 		f.tricks[trick]++
 	}
 	f.mu.Unlock()
-	_ = kind
+	if trick == "slow" {
+		// Commits only after the edge's timeout: the edge must wait before
+		// it asks (upstream.lookup_delay), or it would not find it yet.
+		time.Sleep(f.late)
+	}
+	f.mu.Lock()
+	answer, code, _ := f.apply(r.Method, path, body)
+	f.mu.Unlock()
+	if code != http.StatusOK {
+		trick = ""
+	}
 	switch trick {
 	case "late":
 		time.Sleep(f.late) // the edge has given up by now
