@@ -34,8 +34,9 @@ func TestKamailio(t *testing.T) {
 		nextHopPort: freeUDPPort(t), failPort: freeUDPPort(t),
 	}
 	// The next hop only takes INVITEs with X-Enneo-Ticket-Id, the fail-open
-	// hop only those with X-Enneo-Lookup: failed: a call sent the wrong
-	// way is not answered and fails at the caller.
+	// hop only those with X-Enneo-Lookup: failed and without the ticket
+	// header the callers forge: a call sent the wrong way gets a 403 and
+	// fails at the caller.
 	startUAS(t, filepath.Join(dir, "uas"), "uas.xml", s.nextHopPort)
 	startUAS(t, filepath.Join(dir, "uas-failopen"), "uas-failopen.xml", s.failPort)
 	startKamailio(t, filepath.Join(dir, "kamailio"), s)
