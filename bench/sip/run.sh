@@ -107,7 +107,7 @@ run() {
   sleep 1.5
   echo "== $name: $calls calls at $rate/s"
   (cd "$out/$name" && sipp "127.0.0.1:$port" -sf "$td/uac.xml" -i 127.0.0.1 -p "$(udpport)" \
-    -m "$calls" -r "$rate" -l 1000 -nostdin -timeout 600s -timeout_error \
+    -m "$calls" -r "$rate" -l 1000 -nostdin -timeout 600s -timeout_error -default_behaviors all,-abortunexp \
     -trace_rtt -rtt_freq 1 -trace_msg >sipp.log 2>&1) || echo "   sipp reported failed calls (see $out/$name/sipp.log)"
   kill "$kpid"; wait "$kpid" 2>/dev/null || true
   grep -E "Successful call|Failed call" "$out/$name/sipp.log" | tail -2 | sed 's/^/   /'
