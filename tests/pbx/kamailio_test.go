@@ -1,6 +1,10 @@
 package pbx
 
 import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -156,4 +160,63 @@ func median(v []int) int {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// TestKamailioCancelDuringLookup: a caller who hangs up while the lookup
+// still runs (the edge answers after 600 ms, the CANCEL comes at 200 ms)
+// gets 487, and the ticket the lookup created is closed with callCompleted
+// instead of being left open with no call behind it.
+func TestKamailioCancelDuringLookup(t *testing.T) {
+	needTools(t, "kamailio", "sipp")
+	dir := t.TempDir()
+	e := startEdge(t, filepath.Join(dir, "edge"), token)
+	slow := slowProxy(t, e.URL, 600*time.Millisecond)
+	s := kamailioSettings{
+		listenPort: freeUDPPort(t), primary: slow, secondary: slow, token: token,
+		nextHopPort: freeUDPPort(t), failPort: freeUDPPort(t),
+	}
+	startUAS(t, filepath.Join(dir, "uas"), "uas.xml", s.nextHopPort)
+	startKamailio(t, filepath.Join(dir, "kamailio"), s)
+
+	const calls = 5
+	run := runUAC(t, filepath.Join(dir, "uac"), "uac-cancel.xml", s.listenPort, calls, 5)
+	run.mustSucceed(t, filepath.Join(dir, "uac"), calls)
+	var all []ticketView
+	waitFor(t, "callCompleted on every ticket", 10*time.Second, func() bool {
+		all = e.tickets(t)
+		for _, v := range all {
+			if !v.has("callCompleted") {
+				return false
+			}
+		}
+		return len(all) == calls
+	})
+	ids := run.callIDs(calls)
+	for _, v := range all {
+		if !ids[v.Ticket.ChannelID] {
+			t.Errorf("ticket %d: channelId %q is none of the Call-IDs", v.Ticket.ID, v.Ticket.ChannelID)
+		}
+	}
+}
+
+// slowProxy forwards to target after holding each request for d: an edge
+// that answers, late.
+func slowProxy(t *testing.T, target string, d time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(d)
+		proxy.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
