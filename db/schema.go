@@ -33,8 +33,9 @@ type SchemaError struct {
 
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("database schema version %d is newer than this enneo-edge's %d: a newer release upgraded it. "+
-		"Run that release again, or roll back the database too: stop the service and replace %s with the backup "+
-		"that release wrote before upgrading it, %s (calls taken since the upgrade are lost unless central enneo has them)",
+		"Run that release again, or roll the database back too: stop the service, move %s and its -wal0/-wal1 files aside "+
+		"and put %s (the copy that release made before upgrading) in its place; calls taken since the upgrade are then "+
+		"only in the moved file and at central enneo",
 		e.File, e.Binary, e.Path, SchemaBackupPath(e.Path, e.Binary))
 }
 

@@ -162,7 +162,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		msg := err.Error()
 		for _, want := range []string{
 			"schema version " + strconv.Itoa(SchemaVersion+1) + " is newer than this enneo-edge's " + strconv.Itoa(SchemaVersion),
-			"roll back the database", SchemaBackupPath(path, SchemaVersion), path,
+			"roll the database back", SchemaBackupPath(path, SchemaVersion), path,
 		} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("read-only %v: message lacks %q:\n%s", ro, want, msg)
