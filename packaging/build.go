@@ -1,6 +1,7 @@
 package main
 
 import (
+	"embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +25,12 @@ const (
 	docDir     = "/usr/share/doc/enneo-edge"
 	dbPath     = "/var/lib/enneo-edge/edge.db"
 )
+
+// scripts are the maintainer scripts, shared by both formats: each reads
+// the deb and the rpm way of saying install, upgrade or removal.
+//
+//go:embed scripts/*.sh
+var scripts embed.FS
 
 // Params say what to build.
 type Params struct {
@@ -63,7 +70,15 @@ func Build(p Params) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, body := range map[string]string{"enneo-edge.service": unit, "enneo-edge.toml": conf} {
+	staged := map[string]string{"enneo-edge.service": unit, "enneo-edge.toml": conf}
+	for _, name := range []string{"postinstall.sh", "preremove.sh", "postremove.sh"} {
+		b, err := scripts.ReadFile("scripts/" + name)
+		if err != nil {
+			return nil, err
+		}
+		staged[name] = string(b)
+	}
+	for name, body := range staged {
 		if err := os.WriteFile(filepath.Join(stage, name), []byte(body), 0o644); err != nil {
 			return nil, err
 		}
@@ -129,7 +144,6 @@ func packagedConfig(src string) (string, error) {
 }
 
 func packageInfo(p Params, stage string) *nfpm.Info {
-	here := filepath.Join(p.Root, "packaging", "scripts")
 	doc := func(src, name string) *files.Content {
 		return &files.Content{Source: filepath.Join(p.Root, src), Destination: docDir + "/" + name,
 			FileInfo: &files.ContentFileInfo{Mode: 0o644}}
@@ -168,9 +182,9 @@ func packageInfo(p Params, stage string) *nfpm.Info {
 				doc("contrib/prometheus/alerts.yml", "prometheus/alerts.yml"),
 			},
 			Scripts: nfpm.Scripts{
-				PostInstall: filepath.Join(here, "postinstall.sh"),
-				PreRemove:   filepath.Join(here, "preremove.sh"),
-				PostRemove:  filepath.Join(here, "postremove.sh"),
+				PostInstall: filepath.Join(stage, "postinstall.sh"),
+				PreRemove:   filepath.Join(stage, "preremove.sh"),
+				PostRemove:  filepath.Join(stage, "postremove.sh"),
 			},
 			Deb: nfpm.Deb{Compression: "xz"},
 			RPM: nfpm.RPM{Compression: "xz"},
