@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -32,12 +33,19 @@ type SchemaError struct {
 }
 
 func (e *SchemaError) Error() string {
-	return fmt.Sprintf("database schema version %d is newer than this enneo-edge's %d: a newer release upgraded it. "+
+	return fmt.Sprintf("database schema version %d "+newerPhrase+" %d: a newer release upgraded it. "+
 		"Run that release again, or roll the database back too: stop the service, move %s and its -wal0/-wal1 files aside "+
 		"and put %s (the copy that release made before upgrading) in its place; calls taken since the upgrade are then "+
 		"only in the moved file and at central enneo",
 		e.File, e.Binary, e.Path, SchemaBackupPath(e.Path, e.Binary))
 }
+
+const newerPhrase = "is newer than this enneo-edge's"
+
+// IsSchemaRefusal tells whether msg is a SchemaError's text, for callers
+// that see the error only as the output of a child process (the start-up
+// check): it is no damage, and restoring a backup is not the cure.
+func IsSchemaRefusal(msg string) bool { return strings.Contains(msg, newerPhrase) }
 
 // SchemaBackupPath is where Open copies a file of schema version old
 // before upgrading it: next to it, named after the version it holds.

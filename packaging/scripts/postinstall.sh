@@ -21,7 +21,7 @@ if [ "$first" = yes ]; then
 		systemctl enable enneo-edge.service >/dev/null 2>&1 || echo "enneo-edge: could not enable enneo-edge.service" >&2
 	fi
 	echo "enneo-edge: installed and enabled, not started."
-	echo "  Edit /etc/enneo-edge/enneo-edge.toml (auth.tokens at least), then: systemctl start enneo-edge"
+	echo "  Edit /etc/enneo-edge/enneo-edge.toml (site.id, auth, upstream), then: systemctl start enneo-edge"
 	exit 0
 fi
 
