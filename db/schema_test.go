@@ -192,3 +192,26 @@ func TestUnreadableSchemaVersionIsRefused(t *testing.T) {
 		t.Fatalf("garbage schema version: %v", err)
 	}
 }
+
+// No backup, no upgrade: when the copy cannot be written the file is not
+// touched and the open fails saying why.
+func TestSchemaUpgradeWithoutBackupIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	writeSchema0(t, path)
+	// A directory where the temporary copy goes makes its creation fail
+	// (permissions would not stop root, who runs CI).
+	if err := os.Mkdir(SchemaBackupPath(path, 0)+".tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{SiteID: 1})
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("upgraded without a backup")
+	}
+	if !strings.Contains(err.Error(), "back up before upgrading schema 0 to "+strconv.Itoa(SchemaVersion)) {
+		t.Errorf("error %v does not say the backup failed", err)
+	}
+	if _, ok, n := storedSchema(t, path); ok || n != 10 {
+		t.Errorf("the file was upgraded anyway: version key %v, %d buckets", ok, n)
+	}
+}
