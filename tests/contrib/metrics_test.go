@@ -207,12 +207,25 @@ func dashboardExprs(t *testing.T, path string) []expr {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type source struct {
+		UID string `json:"uid"`
+	}
 	var d struct {
 		Title  string `json:"title"`
+		UID    string `json:"uid"`
+		Inputs []struct {
+			Name string `json:"name"`
+		} `json:"__inputs"`
 		Panels []struct {
-			Title   string `json:"title"`
+			ID         int     `json:"id"`
+			Title      string  `json:"title"`
+			Datasource *source `json:"datasource"`
+			GridPos    *struct {
+				W, H int
+			} `json:"gridPos"`
 			Targets []struct {
-				Expr string `json:"expr"`
+				Expr       string  `json:"expr"`
+				Datasource *source `json:"datasource"`
 			} `json:"targets"`
 		} `json:"panels"`
 		Templating struct {
@@ -224,12 +237,28 @@ func dashboardExprs(t *testing.T, path string) []expr {
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	// Importable: Grafana asks for the data source named in __inputs and
+	// substitutes it wherever ${DS_PROMETHEUS} stands.
+	if d.Title == "" || d.UID == "" || len(d.Inputs) != 1 || d.Inputs[0].Name != "DS_PROMETHEUS" {
+		t.Errorf("%s: want a title, a uid and the one input DS_PROMETHEUS", path)
+	}
 	var out []expr
+	ids := map[int]bool{}
 	for _, p := range d.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("%s: panel %q queries nothing", path, p.Title)
 		}
+		if ids[p.ID] || p.GridPos == nil || p.GridPos.W == 0 || p.GridPos.H == 0 {
+			t.Errorf("%s: panel %q: duplicate id %d or no size", path, p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Datasource == nil || p.Datasource.UID != "${DS_PROMETHEUS}" {
+			t.Errorf("%s: panel %q does not use the imported data source", path, p.Title)
+		}
 		for _, tg := range p.Targets {
+			if tg.Datasource == nil || tg.Datasource.UID != "${DS_PROMETHEUS}" {
+				t.Errorf("%s: a query of panel %q does not use the imported data source", path, p.Title)
+			}
 			out = append(out, expr{"panel " + p.Title, tg.Expr})
 		}
 	}
