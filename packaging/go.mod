@@ -1,6 +1,6 @@
 module github.com/enneo-edge/enneo-edge/packaging
 
-go 1.26.8
+go 1.26.4
 
 require github.com/goreleaser/nfpm/v2 v2.48.0
 
