@@ -107,7 +107,7 @@ func checkFile(path string, quick bool) (string, error) {
 		return stdout.String(), nil
 	}
 	reason := firstLine(stderr.String(), "panic: ", "enneo-edge check: ")
-	if strings.Contains(reason, "locked by another process") {
+	if strings.Contains(reason, "locked by another process") || db.IsSchemaRefusal(reason) {
 		return "", errors.New(reason)
 	}
 	if reason == "" {

@@ -130,6 +130,13 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w (run `enneo-edge check %s`; restore from a backup if it is damaged)", path, err, path)
 	}
+	// Before anything is written for this binary: refuse a newer file,
+	// back up an older one (schema.go).
+	writeVersion, err := checkSchema(b, path, o.ReadOnly)
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if o.ReadOnly {
 		err = b.View(hasBuckets)
 		if _, pending, _ := findLog(walPaths(path), b.Info().PageSize); err == nil && pending {
@@ -142,6 +149,11 @@ func Open(path string, o Options) (*Store, error) {
 			for _, name := range allBuckets {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			if writeVersion {
+				if err := writeSchema(tx); err != nil {
+					return err
 				}
 			}
 			return startCounts(tx)
