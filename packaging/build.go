@@ -99,8 +99,13 @@ func Build(p Params) ([]string, error) {
 var validVersion = regexp.MustCompile(`^[0-9][0-9A-Za-z.+~]*$`)
 
 func buildBinary(p Params, bin string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin,
-		"-ldflags", "-s -w -X main.version="+p.Version, ".")
+	// The commit too: -trimpath builds of an exported tree carry no VCS
+	// stamp, and edge_build_info and `version` should name it.
+	ldflags := "-s -w -X main.version=" + p.Version
+	if c := headCommit(p.Root); c != "" {
+		ldflags += " -X main.commit=" + c
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "-ldflags", ldflags, ".")
 	cmd.Dir = p.Root
 	// Static: the appliance runs on whatever glibc (or none) the site has.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+p.Arch)
@@ -248,6 +253,17 @@ func Version(root string) (string, error) {
 	}
 	when := commitTime(root).UTC().Format("20060102150405")
 	return base + "+git" + when + "." + sha + dirty, nil
+}
+
+// headCommit is HEAD's full hash, "" outside a checkout.
+func headCommit(root string) string {
+	cmd := exec.Command("git", "rev-parse", "HEAD")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // commitTime is HEAD's commit time, or the zero time outside a checkout.

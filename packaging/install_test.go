@@ -60,7 +60,7 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	if !strings.Contains(out, "installed and enabled, not started") {
 		t.Errorf("first install did not say it enabled the service:\n%s", out)
 	}
-	if v := cmd(t, binPath, "version"); v != "enneo-edge 1.0.0\n" {
+	if v := cmd(t, binPath, "version"); !strings.HasPrefix(v, "enneo-edge 1.0.0 (") {
 		t.Errorf("installed binary says %q", v)
 	}
 	for path := range installed {
@@ -94,7 +94,7 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 
 	// Upgrade: new binary, the edited config kept, the database untouched.
 	out = dpkg("--force-confold", "-i", next)
-	if v := cmd(t, binPath, "version"); v != "enneo-edge 1.0.1\n" {
+	if v := cmd(t, binPath, "version"); !strings.HasPrefix(v, "enneo-edge 1.0.1 (") {
 		t.Errorf("upgraded binary says %q", v)
 	}
 	if !strings.Contains(out, "restart enneo-edge yourself") {
