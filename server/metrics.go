@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/model"
 )
 
 // Latency buckets in seconds: a call is answered in about a millisecond, a
@@ -50,6 +51,10 @@ type Metrics struct {
 
 	refusedByCode    map[int]*metrics.Counter
 	refusedNotLogged *metrics.Counter
+
+	// agents is edge_agents by call routing status, set by countAgents
+	// once per scrape (one read for the seven series, not seven).
+	agents map[string]*metrics.Gauge
 
 	calls   window
 	history history
@@ -186,6 +191,8 @@ func (m *Metrics) watch(s *Server) {
 	gauge("edge_tickets_stored", func() (float64, error) { n, err := store.TicketCount(); return float64(n), err })
 	gauge("edge_customers_stored", func() (float64, error) { n, err := store.CustomerCount(); return float64(n), err })
 	gauge("edge_db_size_bytes", func() (float64, error) { n, err := store.FileSize(); return float64(n), err })
+	// 0 when uncapped, so an alert on size/cap needs "and cap > 0".
+	gauge("edge_db_max_size_bytes", func() (float64, error) { return float64(s.maxSize), nil })
 	gauge("edge_db_failed", func() (float64, error) { return b2f(store.Failed() != nil), nil })
 	gauge("edge_db_log_enabled", func() (float64, error) { return b2f(store.LogStats().Enabled), nil })
 	gauge("edge_db_log_bytes_total", func() (float64, error) { return float64(store.LogStats().Bytes), nil })
@@ -212,6 +219,33 @@ func (m *Metrics) watch(s *Server) {
 	gauge("edge_calls_pending_commit", func() (float64, error) { return float64(s.pending.Load()), nil })
 	gauge(fmt.Sprintf(`edge_build_info{version=%q,commit=%q,goversion=%q}`, s.version, s.commit, runtime.Version()),
 		func() (float64, error) { return 1, nil })
+	m.agents = make(map[string]*metrics.Gauge, len(model.Presences))
+	for _, st := range model.Presences {
+		m.agents[st] = m.set.NewGauge(`edge_agents{status="`+st+`"}`, nil)
+	}
+}
+
+// countAgents sets edge_agents from every agent the edge knows, as
+// routingAvailability lists them: the configured ones (offline until
+// seen) and those seen through presence. It reads the agents and presence
+// buckets, a few hundred keys, never the tickets. Every status is always
+// written, 0 included, so a panel or alert sees the series from the start.
+func (s *Server) countAgents() {
+	n := make(map[string]float64, len(model.Presences))
+	avs, err := s.store.RoutingAvailability(0)
+	for _, a := range avs {
+		n[a.CallRoutingStatus]++ // a status outside model.Presences has no series
+	}
+	for st, g := range s.metrics.agents {
+		if err != nil {
+			g.Set(-1)
+			continue
+		}
+		g.Set(n[st])
+	}
+	if err != nil {
+		s.log.Warn("metrics: count agents", "err", err)
+	}
 }
 
 // instrument counts every request by route pattern (never by raw path, to
@@ -236,6 +270,7 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	s.countAgents()
 	var b bytes.Buffer
 	s.metrics.writeMetrics(&b)
 	ctx.SetBody(b.Bytes())

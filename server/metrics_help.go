@@ -15,6 +15,7 @@ var exposeMetadata sync.Once
 // metricHelp is the # HELP text of every family /metrics shows; a family
 // missing here fails TestMetricsHaveHelpAndType.
 var metricHelp = map[string]string{
+	"edge_agents":                         "Agents the edge knows (configured or seen through presence) by call routing status; -1 when the read failed.",
 	"edge_build_info":                     "Always 1; the labels name the running build (version, VCS commit, Go version).",
 	"edge_calls_overloaded_total":         "callReceived answered 503 at once because server.max_pending_commits calls were waiting for a commit.",
 	"edge_calls_pending_commit":           "Calls admitted and waiting for their commit now.",
@@ -31,6 +32,7 @@ var metricHelp = map[string]string{
 	"edge_db_log_enabled":                 "1 when commits go through the write-ahead log (storage.wal), 0 when bbolt fsyncs each commit itself.",
 	"edge_db_log_large_commits_total":     "Commits too large for the write-ahead log, written to the file directly.",
 	"edge_db_log_sync_duration_seconds":   "Duration of one fdatasync of the write-ahead log.",
+	"edge_db_max_size_bytes":              "The database's cap, storage.max_size_bytes (0: no cap). At the cap callReceived answers 503.",
 	"edge_db_size_bytes":                  "Size of the database file, without its write-ahead log files.",
 	"edge_http_refused_not_logged_total":  "Refused requests not logged because more than 10 a second were refused (they are counted in edge_http_refused_total).",
 	"edge_http_refused_total":             "Requests refused (4xx, 503) by status code.",
