@@ -43,9 +43,11 @@ func (f *Forwarder) forward(ctx context.Context, rd db.Ready) {
 	}
 	gen := f.generation()
 	if f.maybeSent(rd) {
-		if wait := f.started.Add(f.opt.LookupDelay).Sub(f.clock.Now()); wait > 0 {
-			// Sent before a restart, maybe moments ago: give a slow central
-			// the time to commit it before asking.
+		if wait := f.started.Add(f.opt.Timeout + f.opt.LookupDelay).Sub(f.clock.Now()); wait > 0 {
+			// Maybe sent just before the edge died, and that request's
+			// timeout would have run on past the restart: give central the
+			// timeout and the lookup delay after it, as after any ambiguous
+			// attempt, before asking.
 			f.backoffKeys(rd.Keys, 1, wait)
 			return
 		}

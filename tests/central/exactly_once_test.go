@@ -67,7 +67,10 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 		calls = v
 	}
 	c := newFake(t, 0.2, 450*time.Millisecond)
-	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"0s\"\n"+routingConfig))
+	// The fake's slow commits come 450 ms after the request, 150 ms after
+	// the edge's timeout; the lookup waits 600 ms more, so a loaded machine
+	// has room before the check that the edge waited long enough.
+	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"0s\"\nlookup_delay = \"600ms\"\n"+routingConfig))
 	base := e.URL
 	setupAgents(t, e)
 
