@@ -122,6 +122,9 @@ func Open(path string, o Options) (*Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := checkFileFormat(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if !o.ReadOnly {
 		if _, err := RecoverWAL(path); err != nil {
 			return nil, err
@@ -188,6 +191,17 @@ func Open(path string, o Options) (*Engine, error) {
 
 		beforeLogSync: o.hooks.beforeLogSync,
 	}, nil
+}
+
+// checkFileFormat runs checkFormat on the file at path if it can be read
+// (a missing or unreadable file is bbolt's to create or to report).
+func checkFileFormat(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }()
+	return checkFormat(f)
 }
 
 // LogStats is what the write-ahead log has done since the engine opened.

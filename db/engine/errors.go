@@ -31,6 +31,13 @@ var (
 	// I/O error: the on-disk state is unknown until the process restarts.
 	ErrFailed = errors.New("storage failed; restart required")
 
+	// ErrFormat is returned by Open and RecoverWAL for a file whose meta
+	// pages carry a bbolt format version other than the one the log's page
+	// handling (walpage.go) was written and tested for; the file is left
+	// untouched. A bbolt upgrade that changes the format must come with an
+	// update of walpage.go and its tests.
+	ErrFormat = errors.New("database file format unknown to this build")
+
 	// ErrBackupBusy is returned by BeginBackup while another backup is
 	// open: each one holds a full copy on disk, and two at once double that
 	// for no gain.
