@@ -66,10 +66,10 @@ func crashImage(t *testing.T, dir string, durable []byte, live string, rng *rand
 	return path
 }
 
-// TestWALPowerLoss writes calls through a small log that rotates several
+// TestWALPowerLoss writes records through a small log that rotates several
 // times, then builds crash images that mix the checkpointed file with
 // pages written since, and proves that recovery brings back every
-// acknowledged call in a file bbolt's check finds sound, and not the commit
+// acknowledged record in a file bbolt's check finds sound, and not the commit
 // that was never logged.
 func TestWALPowerLoss(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
@@ -562,7 +562,7 @@ func TestLogObservers(t *testing.T) {
 		}
 		commits, _ := s.CommitStats()
 		if !st.Enabled || st.Bytes < 100*4096 {
-			t.Errorf("log stats %+v after 100 calls", st)
+			t.Errorf("log stats %+v after 100 writes", st)
 		}
 		if got := syncs.Load() + st.LargeCommits; got != commits {
 			t.Errorf("%d log fsyncs + %d large commits, want %d commits", syncs.Load(), st.LargeCommits, commits)
