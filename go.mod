@@ -13,7 +13,7 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/valyala/fasthttp v1.78.0
-	go.etcd.io/bbolt v1.5.0
+	go.etcd.io/bbolt v1.5.0 // exact: db/engine/walpage.go reads its file layout; a bump re-runs go test ./db/engine/ (TestLoggedPagesAreTheChangedPages, TestFormatVersionChecked)
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 )

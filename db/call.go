@@ -54,7 +54,7 @@ func (s *Store) CreateCall(ctx context.Context, nc NewCall) (CallResult, error) 
 // queueing behind writes.
 func (s *Store) existingCall(channelID string) (res CallResult, ok bool, err error) {
 	var id int
-	err = s.bolt.View(func(tx *bolt.Tx) error {
+	err = s.eng.Bolt().View(func(tx *bolt.Tx) error {
 		id = tx.ID()
 		res, ok, err = answerFor(tx, channelID)
 		return err
@@ -62,8 +62,8 @@ func (s *Store) existingCall(channelID string) (res CallResult, ok bool, err err
 	// Only an answer must wait for the log: a channelId not found yet goes
 	// to the group commit, which checks again in its transaction, so a new
 	// call never waits for the previous commit's fsync here.
-	if err == nil && ok && s.wal != nil {
-		err = s.wal.waitDurable(uint64(id))
+	if err == nil && ok {
+		err = s.eng.WaitDurable(uint64(id))
 	}
 	return res, ok, err
 }

@@ -18,7 +18,7 @@ import (
 func walked(t *testing.T, s *Store, bucket []byte) int {
 	t.Helper()
 	var n int
-	if err := s.bolt.View(func(tx *bolt.Tx) error {
+	if err := s.eng.Bolt().View(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucket).Stats().KeyN
 		return nil
 	}); err != nil {
@@ -144,14 +144,15 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	}
 
 	var during []string
-	s = openTest(t, path, Options{beforeCountFix: func() {
+	s = openTest(t, path, Options{})
+	s.beforeCountFix = func() {
 		// Between the walk's snapshot and the fix: these must count.
 		ch := fmt.Sprintf("during-%d", len(during))
 		during = append(during, ch)
 		if _, err := s.CreateCall(ctx, testCall(ch, 0)); err != nil {
 			t.Error(err)
 		}
-	}})
+	}
 	if _, err := s.CreateCall(ctx, testCall("c", 0)); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // TestDiskFullRefusesAndRecovers puts the file on a 4 MiB tmpfs (needs
@@ -18,7 +20,7 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	dir := smallDisk(t)
 
 	// The log's files take their space at open: keep them small here.
-	s := openTest(t, filepath.Join(dir, "edge.db"), Options{walSize: 256 << 10})
+	s := openTest(t, filepath.Join(dir, "edge.db"), Options{}, func(eo *engine.Options) { eo.LogFileSize = 256 << 10 })
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o600); err != nil {
 		t.Fatal(err)
@@ -78,11 +80,11 @@ func TestOpenWithoutRoomForTheLog(t *testing.T) {
 	dir := smallDisk(t)
 	path := filepath.Join(dir, "edge.db")
 	s := openTest(t, path, Options{})
-	if s.LogUnavailable() == nil || s.wal != nil {
+	if s.LogUnavailable() == nil || s.LogStats().Enabled {
 		t.Fatalf("log on a disk without room for it: %v", s.LogUnavailable())
 	}
-	for _, p := range walPaths(path) {
-		if exists(p) {
+	for _, p := range engine.LogPaths(path) {
+		if _, err := os.Stat(p); err == nil {
 			t.Fatalf("%s left behind", p)
 		}
 	}

@@ -1,6 +1,10 @@
 package db
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
+)
 
 // Errors returned by the store, grouped by when they happen. The server maps
 // them to status codes in one table.
@@ -10,29 +14,32 @@ var (
 	ErrNotFound = errors.New("not found")
 
 	// ErrClosed is returned when a write is submitted after Close began.
-	ErrClosed = errors.New("store is closed")
+	ErrClosed = engine.ErrClosed
 
 	// ErrCommitTimeout is returned when a write waited longer than its
 	// deadline for the commit; the outcome is unknown and the client should
 	// retry with the same channelId.
-	ErrCommitTimeout = errors.New("commit did not finish in time; outcome unknown, retry with the same channelId")
+	ErrCommitTimeout = engine.ErrCommitTimeout
 
 	// ErrReadTimeout is returned by a read that saw a commit whose log
 	// write did not finish in time (the disk stalls); retry the read.
-	ErrReadTimeout = errors.New("the data read is not durable yet (the disk is slow); retry the request")
+	ErrReadTimeout = engine.ErrReadTimeout
 
 	// ErrFull is returned for a write that did not fit: the file reached
 	// storage.max_size_bytes or the disk is full. Nothing was written and
 	// what is stored is intact; writes succeed again once space returns.
-	ErrFull = errors.New("database full (storage.max_size_bytes reached or disk full); nothing was stored, retry later")
+	ErrFull = engine.ErrFull
 
 	// ErrCorrupt is returned by Open when the file fails bbolt's
 	// consistency check; the file is left as it was.
-	ErrCorrupt = errors.New("database file is damaged")
+	ErrCorrupt = engine.ErrCorrupt
 
 	// ErrFailed is returned for every write after a commit failed with an
 	// I/O error: the on-disk state is unknown until the process restarts.
-	ErrFailed = errors.New("storage failed; restart required")
+	ErrFailed = engine.ErrFailed
+
+	// ErrBackupBusy is returned by BeginBackup while another backup is open.
+	ErrBackupBusy = engine.ErrBackupBusy
 
 	// ErrConflict is returned when a request contradicts the current state:
 	// an ifCurrent that does not match, an agent set idle or connected

@@ -11,24 +11,30 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/enneo-edge/enneo-edge/db/engine"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
-func openTest(t *testing.T, path string, o Options) *Store {
+func openTest(t *testing.T, path string, o Options, tune ...func(*engine.Options)) *Store {
 	t.Helper()
-	s, _ := startStore(t, path, o)
+	s, _ := startStore(t, path, o, tune...)
 	return s
 }
 
-// startStore opens a store and runs its commit loop. stop ends both and
+// startStore opens a store (tune adjusts the engine's options) and runs
+// its commit loop. stop ends both and
 // returns Close's error, for tests that reopen the file; it runs at the
 // test's end otherwise.
-func startStore(t *testing.T, path string, o Options) (s *Store, stop func() error) {
+func startStore(t *testing.T, path string, o Options, tune ...func(*engine.Options)) (s *Store, stop func() error) {
 	t.Helper()
 	if o.SiteID == 0 {
 		o.SiteID = 5
 	}
-	s, err := Open(path, o)
+	s, err := open(path, o, func(eo *engine.Options) {
+		for _, f := range tune {
+			f(eo)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

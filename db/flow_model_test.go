@@ -158,7 +158,7 @@ func runModel(t *testing.T, seed uint64, steps int, seen map[string]int) {
 
 func ringingAgents(t *testing.T, s *Store) []int64 {
 	var out []int64
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.eng.Bolt().View(func(tx *bolt.Tx) error {
 		return eachPresence(tx, func(p *model.Presence) error {
 			if p.CallRoutingStatus == model.PresenceBeingConnected && p.CurrentTicketID != 0 {
 				out = append(out, p.UserID)
@@ -176,7 +176,7 @@ func ringingAgents(t *testing.T, s *Store) []int64 {
 func checkInvariants(t *testing.T, s *Store, tickets []int64, prev map[int64]string) string {
 	t.Helper()
 	var msg string
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := s.eng.Bolt().View(func(tx *bolt.Tx) error {
 		entries := map[int64]*model.QueueEntry{}
 		c := tx.Bucket(bucketQueues).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

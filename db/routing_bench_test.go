@@ -37,7 +37,7 @@ func BenchmarkCreateCallTx(b *testing.B) {
 func benchCreateCallTx(b *testing.B, s *Store) {
 	b.ReportAllocs()
 	i := 0
-	err := s.bolt.Update(func(tx *bolt.Tx) error {
+	err := s.eng.Bolt().Update(func(tx *bolt.Tx) error {
 		for b.Loop() {
 			i++
 			_, err := s.createCall(tx, NewCall{Call: model.Call{Routing: model.RoutingNative, Direction: model.DirectionIn,

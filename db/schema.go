@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // SchemaVersion is the layout this binary writes. A file records the
@@ -127,7 +129,7 @@ func backupBeforeUpgrade(b *bolt.DB, dst string) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return engine.SyncDir(filepath.Dir(dst))
 }
 
 // writeSchema records this binary's schema version; Open calls it in the

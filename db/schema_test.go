@@ -142,7 +142,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.bolt.Update(func(tx *bolt.Tx) error {
+	err = s.eng.Bolt().Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(SchemaVersion+1)))
 	})
 	if err != nil || s.Close() != nil {
@@ -183,7 +183,7 @@ func TestUnreadableSchemaVersionIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = s.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaSchemaVersion, []byte("two")) })
+	_ = s.eng.Bolt().Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaSchemaVersion, []byte("two")) })
 	_ = s.Close()
 	if s, err := Open(path, Options{SiteID: 1}); err == nil || !strings.Contains(err.Error(), `schema version "two" unreadable`) {
 		if s != nil {

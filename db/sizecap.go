@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // minDerivedMaxSize is the least cap ResolveMaxSize derives: below it a
@@ -46,7 +48,7 @@ func ResolveMaxSize(path string, configured int64) (size int64, derived bool, er
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, false, fmt.Errorf("storage.max_size_bytes: %w", err)
 	}
-	free, ok := freeBytes(dir)
+	free, ok := engine.FreeBytes(dir)
 	if !ok {
 		return 0, false, fmt.Errorf("storage.max_size_bytes: cannot tell the free disk in %s; set a size or 0 (no cap)", dir)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 func TestResolveMaxSize(t *testing.T) {
@@ -15,7 +17,7 @@ func TestResolveMaxSize(t *testing.T) {
 	if n, _, _ := ResolveMaxSize(path, 5<<20); n != 5<<20 {
 		t.Fatalf("configured size: %d", n)
 	}
-	free, _ := freeBytes(filepath.Dir(path))
+	free, _ := engine.FreeBytes(filepath.Dir(path))
 	n, derived, err := ResolveMaxSize(path, -1)
 	if err != nil || !derived || n != max(int64(free/2), minDerivedMaxSize) && absDiff(n, int64(free/2)) > 64<<20 {
 		t.Fatalf("first start: %d %v %v (free %d)", n, derived, err, free)

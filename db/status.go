@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
+	"github.com/enneo-edge/enneo-edge/db/engine"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -97,7 +98,7 @@ func (s *Store) Footprint() (Footprint, error) {
 	if f.FileBytes, err = s.FileSize(); err != nil {
 		return f, err
 	}
-	for _, p := range walPaths(s.path) {
+	for _, p := range engine.LogPaths(s.path) {
 		if st, err := os.Stat(p); err == nil {
 			f.LogBytes += st.Size()
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // tuningVariants are the choices tuning.go made and the settings they
@@ -17,12 +19,13 @@ import (
 var tuningVariants = []struct {
 	name string
 	o    Options
+	tune func(*engine.Options)
 }{
-	{"chosen", Options{}},
-	{"no-wal", Options{DisableWAL: true}},
+	{"chosen", Options{}, nil},
+	{"no-wal", Options{DisableWAL: true}, nil},
 	// The log needs the freelist in the file, so this one runs without it.
-	{"no-freelist-sync", Options{noFreelistSync: true, DisableWAL: true}},
-	{"default-fill", Options{defaultFill: true}},
+	{"no-freelist-sync", Options{DisableWAL: true}, func(eo *engine.Options) { eo.NoFreelistSync = true }},
+	{"default-fill", Options{}, func(eo *engine.Options) { eo.Fill = nil }},
 }
 
 // BenchmarkCreateCallTuning compares the write path under each variant,
@@ -36,7 +39,7 @@ func BenchmarkCreateCallTuning(b *testing.B) {
 			b.Run(v.name+"/callers="+map[int]string{1: "1", 32: "64"}[par], func(b *testing.B) {
 				o := v.o
 				o.SiteID = 3
-				s, err := Open(filepath.Join(b.TempDir(), "edge.db"), o)
+				s, err := open(filepath.Join(b.TempDir(), "edge.db"), o, v.tune)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -44,7 +47,7 @@ func BenchmarkCreateCallTuning(b *testing.B) {
 				go s.Run(ctx)
 				defer func() { cancel(); _ = s.Close() }()
 				var n atomic.Int64
-				defer reportPageBytes(b, s, s.bolt.Stats(), &n)
+				defer reportPageBytes(b, s, s.eng.Bolt().Stats(), &n)
 				b.ReportAllocs()
 				if par == 1 {
 					for b.Loop() {
@@ -144,7 +147,7 @@ func hasSyncedFreelist(t *testing.T, path string) bool {
 // reportPageBytes adds the bytes of pages bbolt allocated per call: what
 // the commits wrote (and fsynced), a number the disk's noise cannot blur.
 func reportPageBytes(b *testing.B, s *Store, before bolt.Stats, calls *atomic.Int64) {
-	after := s.bolt.Stats()
+	after := s.eng.Bolt().Stats()
 	if n := calls.Load(); n > 0 {
 		b.ReportMetric(float64(after.TxStats.GetPageAlloc()-before.TxStats.GetPageAlloc())/float64(n), "page-bytes/call")
 	}

@@ -48,7 +48,7 @@ func TestOlderDatabaseIsUpgraded(t *testing.T) {
 	if _, err := s.CreateCall(ctx, NewCall{Call: benchCall(1).Call}); err != nil {
 		t.Fatalf("call on an upgraded database: %v", err)
 	}
-	err = s.bolt.View(func(tx *bolt.Tx) error {
+	err = s.eng.Bolt().View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s not created on upgrade", name)

@@ -1,4 +1,4 @@
-package db
+package engine
 
 import (
 	"encoding/binary"
@@ -18,12 +18,14 @@ const (
 	metaOffset       = pageHeaderSize
 	metaChecksumAt   = 56 // bytes of the meta struct the checksum covers
 	boltMagic        = 0xED0CDAED
+	boltVersion      = 2 // the meta page's format version this file describes
 	freelistPageFlag = 0x10
 	noFreelist       = ^uint64(0)
 )
 
 // boltMeta is what the WAL needs from a meta page.
 type boltMeta struct {
+	version  uint32
 	pageSize uint32
 	freelist uint64 // page ID of the freelist
 	hwm      uint64 // high water mark: first page ID past the file's pages
@@ -46,11 +48,27 @@ func parseMeta(p []byte) (boltMeta, error) {
 		return boltMeta{}, errors.New("meta page: bad checksum")
 	}
 	return boltMeta{
+		version:  binary.LittleEndian.Uint32(m[4:]),
 		pageSize: binary.LittleEndian.Uint32(m[8:]),
 		freelist: binary.LittleEndian.Uint64(m[32:]),
 		hwm:      binary.LittleEndian.Uint64(m[40:]),
 		txid:     binary.LittleEndian.Uint64(m[48:]),
 	}, nil
+}
+
+// checkFormat refuses a file whose valid meta pages carry another format
+// version than the one this file's offsets describe: a bbolt that changed
+// its layout could open it, but the log would copy and replay the wrong
+// bytes. Torn meta pages (bad checksum) are recovery's business. It reads
+// the two meta pages only, at open and before a replay, never per commit.
+func checkFormat(f *os.File) error {
+	_, metas := fileState(f)
+	for _, m := range metas {
+		if m.version != boltVersion {
+			return fmt.Errorf("%w: %s is bbolt format version %d, this build knows version %d", ErrFormat, f.Name(), m.version, boltVersion)
+		}
+	}
+	return nil
 }
 
 // readPages reads n pages starting at page id into buf (grown as needed).

@@ -1,27 +1,10 @@
 package db
 
 import (
-	"errors"
 	"fmt"
-	"syscall"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
-
-// Fatal is closed when a commit failed with an error that leaves the
-// on-disk state unknown. Every later write answers ErrFailed; the process
-// should answer what is in flight and exit so it restarts from the file.
-func (s *Store) Fatal() <-chan struct{} { return s.fatal }
-
-// isFull reports whether a commit failed only because there was no room:
-// the size cap (bbolt refuses to allocate before writing anything) or a full
-// disk while the new pages were written. Both roll back before the meta page
-// is touched, so the committed state is the previous one and later writes
-// may succeed once space returns.
-func isFull(err error) bool {
-	return errors.Is(err, berrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOSPC)
-}
 
 // coreBuckets are in every enneo-edge database since the first version.
 // Buckets added later are created by the first read-write Open, so a file
@@ -36,17 +19,6 @@ func hasBuckets(tx *bolt.Tx) error {
 		}
 	}
 	return nil
-}
-
-// openBolt opens the file and turns a bbolt panic on a damaged file into an
-// error, so the operator reads what to do instead of a stack trace.
-func openBolt(path string, o *bolt.Options) (b *bolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			b, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
-		}
-	}()
-	return bolt.Open(path, 0o600, o)
 }
 
 // QuickCheck reads what a start needs intact: the meta pages (read at

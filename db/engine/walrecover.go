@@ -1,4 +1,4 @@
-package db
+package engine
 
 import (
 	"errors"
@@ -41,6 +41,9 @@ func RecoverWAL(path string) (int, error) {
 		return 0, fmt.Errorf("recover %s: lock: %w", path, err)
 	}
 	defer func() { _ = unix.Flock(int(dbf.Fd()), unix.LOCK_UN) }()
+	if err := checkFormat(dbf); err != nil {
+		return 0, fmt.Errorf("recover %s: %w", path, err)
+	}
 
 	pageSize, fileMetas := fileState(dbf)
 	log, ok, err := findLog(paths, pageSize)

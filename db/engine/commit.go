@@ -1,4 +1,4 @@
-package db
+package engine
 
 import (
 	"context"
@@ -37,62 +37,62 @@ func (e *opError) Error() string { return e.err.Error() }
 // commits a lone write at once; under load, writes that arrive during one
 // fsync share the next. It returns when ctx ends, after answering every
 // write already queued.
-func (s *Store) Run(ctx context.Context) {
-	if s.running.Swap(true) {
+func (e *Engine) Run(ctx context.Context) {
+	if e.running.Swap(true) {
 		return // Close came first
 	}
-	if s.wal != nil {
-		s.pipe = make(chan pending)
+	if e.wal != nil {
+		e.pipe = make(chan pending)
 		synced := make(chan struct{})
-		go s.syncLoop(synced)
+		go e.syncLoop(synced)
 		defer func() {
-			close(s.pipe)
+			close(e.pipe)
 			<-synced
-			close(s.stopped)
+			close(e.stopped)
 		}()
 	} else {
-		defer close(s.stopped)
+		defer close(e.stopped)
 	}
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
-		case o := <-s.ops:
+		case o := <-e.ops:
 			batch = append(batch[:0], o)
 		fill:
 			for len(batch) < maxBatch {
 				select {
-				case o := <-s.ops:
+				case o := <-e.ops:
 					batch = append(batch, o)
 				default:
 					break fill
 				}
 			}
-			s.commit(batch)
+			e.commit(batch)
 		case <-ctx.Done():
-			s.closeOps()
+			e.closeOps()
 			return
 		}
 	}
 }
 
 // closeOps stops new writes and answers the ones still queued.
-func (s *Store) closeOps() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
+func (e *Engine) closeOps() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 	for {
 		select {
-		case o := <-s.ops:
-			s.commit([]*op{o})
+		case o := <-e.ops:
+			e.commit([]*op{o})
 		default:
 			return
 		}
 	}
 }
 
-func (s *Store) commit(batch []*op) {
+func (e *Engine) commit(batch []*op) {
 	for len(batch) > 0 {
-		if err := s.failedErr(); err != nil {
+		if err := e.failedErr(); err != nil {
 			for _, o := range batch {
 				o.done <- err
 			}
@@ -100,7 +100,7 @@ func (s *Store) commit(batch []*op) {
 		}
 		start := time.Now()
 		fn := func(tx *bolt.Tx) error {
-			s.fillAppendOnly(tx)
+			e.setFill(tx)
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
 					return &opError{idx: i, err: err}
@@ -110,10 +110,10 @@ func (s *Store) commit(batch []*op) {
 		}
 		var p pending
 		var err error
-		if s.pipe != nil {
-			p, err = s.updateLogged(fn)
+		if e.pipe != nil {
+			p, err = e.updateLogged(fn)
 		} else {
-			err = s.update(fn)
+			err = e.Update(fn)
 		}
 		var oe *opError
 		if errors.As(err, &oe) {
@@ -122,15 +122,15 @@ func (s *Store) commit(batch []*op) {
 			batch = append(batch[:oe.idx], batch[oe.idx+1:]...)
 			continue
 		}
-		if err == nil && s.pipe != nil {
+		if err == nil && e.pipe != nil {
 			// The log's fsync runs on syncLoop while this loop starts the
 			// next transaction; the writes are answered there.
 			p.ops, p.start = slices.Clone(batch), start
-			s.pipe <- p
+			e.pipe <- p
 			return
 		}
 		took := time.Since(start)
-		s.stats.observe(len(batch), took)
+		e.stats.observe(len(batch), took)
 		var we *walError
 		if isFull(err) && !errors.As(err, &we) {
 			// Nothing was written: refuse this batch, keep serving.
@@ -139,11 +139,11 @@ func (s *Store) commit(batch []*op) {
 			// A failed commit may still reach the disk later (bbolt writes
 			// the meta page before its fsync), so no later write may be
 			// acknowledged on top of an unknown state.
-			s.fail(err)
+			e.fail(err)
 			err = fmt.Errorf("%w: %w", ErrFailed, err)
 		}
-		if s.onCommit != nil {
-			s.onCommit(len(batch), took, err)
+		if e.onCommit != nil {
+			e.onCommit(len(batch), took, err)
 		}
 		for _, o := range batch {
 			o.done <- err
@@ -163,23 +163,23 @@ type pending struct {
 // syncLoop fsyncs the log for each commit the loop hands over, in order,
 // and answers its writes. The pipe is unbuffered: the loop prepares at
 // most one commit while the previous one's fsync runs.
-func (s *Store) syncLoop(done chan<- struct{}) {
+func (e *Engine) syncLoop(done chan<- struct{}) {
 	defer close(done)
-	for p := range s.pipe {
-		err := s.failedErr()
-		if s.beforeLogSync != nil {
-			s.beforeLogSync()
+	for p := range e.pipe {
+		err := e.failedErr()
+		if e.beforeLogSync != nil {
+			e.beforeLogSync()
 		}
 		if err == nil {
-			if e := s.wal.complete(p.f, p.txid); e != nil {
-				s.fail(e)
-				err = fmt.Errorf("%w: %w", ErrFailed, e)
+			if werr := e.wal.complete(p.f, p.txid); werr != nil {
+				e.fail(werr)
+				err = fmt.Errorf("%w: %w", ErrFailed, werr)
 			}
 		}
 		took := time.Since(p.start)
-		s.stats.observe(len(p.ops), took)
-		if s.onCommit != nil {
-			s.onCommit(len(p.ops), took, err)
+		e.stats.observe(len(p.ops), took)
+		if e.onCommit != nil {
+			e.onCommit(len(p.ops), took, err)
 		}
 		for _, o := range p.ops {
 			o.done <- err
@@ -189,18 +189,18 @@ func (s *Store) syncLoop(done chan<- struct{}) {
 
 // updateLogged commits fn and writes it to the log without the fsync,
 // which syncLoop does.
-func (s *Store) updateLogged(fn func(tx *bolt.Tx) error) (pending, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.failedErr(); err != nil {
+func (e *Engine) updateLogged(fn func(tx *bolt.Tx) error) (pending, error) {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	if err := e.failedErr(); err != nil {
 		return pending{}, err
 	}
-	if err := s.bolt.Update(fn); err != nil {
+	if err := e.bolt.Update(fn); err != nil {
 		return pending{}, err
 	}
-	f, txid, err := s.wal.prepareCommit()
+	f, txid, err := e.wal.prepareCommit()
 	if err != nil {
-		s.fail(err)
+		e.fail(err)
 		return pending{}, &walError{err}
 	}
 	return pending{f: f, txid: txid}, nil
@@ -214,63 +214,67 @@ type walError struct{ err error }
 func (e *walError) Error() string { return e.err.Error() }
 func (e *walError) Unwrap() error { return e.err }
 
-// update commits fn and, with the log on, makes it durable. Every write
-// transaction of a store with a log goes through here.
-func (s *Store) update(fn func(tx *bolt.Tx) error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+// Update commits fn at once, outside the group commit, and, with the log
+// on, makes it durable. For bulk writes that are their own batch (an
+// import); every write transaction of an engine with a log goes through
+// here or through Write.
+func (e *Engine) Update(fn func(tx *bolt.Tx) error) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
 	// After a failed log write the file is one commit ahead of the log:
 	// nothing may commit on top of it.
-	if err := s.failedErr(); err != nil {
+	if err := e.failedErr(); err != nil {
 		return err
 	}
-	if err := s.bolt.Update(fn); err != nil {
+	if err := e.bolt.Update(fn); err != nil {
 		return err
 	}
-	if s.wal == nil {
+	if e.wal == nil {
 		return nil
 	}
-	if err := s.wal.logCommit(); err != nil {
-		s.fail(err)
+	if err := e.wal.logCommit(); err != nil {
+		e.fail(err)
 		return &walError{err}
 	}
 	return nil
 }
 
-// view runs a read transaction and, with the log on, returns only once
+// View runs a read transaction and, with the log on, returns only once
 // what it read is durable (see wal.waitDurable).
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (e *Engine) View(fn func(tx *bolt.Tx) error) error {
 	var id int
-	err := s.bolt.View(func(tx *bolt.Tx) error {
+	err := e.bolt.View(func(tx *bolt.Tx) error {
 		id = tx.ID()
 		return fn(tx)
 	})
-	if err != nil || s.wal == nil {
+	if err != nil || e.wal == nil {
 		return err
 	}
-	return s.wal.waitDurable(uint64(id))
+	return e.wal.waitDurable(uint64(id))
 }
 
-// write submits fn to the group commit and waits for its outcome, at most
-// until ctx ends.
-func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	s.mu.RLock()
-	closed := s.closed
-	s.mu.RUnlock()
+// Write submits fn to the group commit and waits for its outcome, at most
+// until ctx ends. fn may run more than once (when another write of its
+// batch fails, the batch is retried without it), so it must only write into
+// the transaction and into its own result fields.
+func (e *Engine) Write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
 	if closed {
 		return ErrClosed
 	}
-	if err := s.failedErr(); err != nil {
+	if err := e.failedErr(); err != nil {
 		return err
 	}
 	o := &op{fn: fn, done: make(chan error, 1)}
 	// The commit loop may stop between the check above and the send; an op
 	// it never took is answered ErrClosed instead of waiting forever.
 	select {
-	case s.ops <- o:
+	case e.ops <- o:
 	case <-ctx.Done():
 		return ErrCommitTimeout
-	case <-s.stopped:
+	case <-e.stopped:
 		return ErrClosed
 	}
 	select {
@@ -278,7 +282,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	case <-ctx.Done():
 		return ErrCommitTimeout
-	case <-s.stopped:
+	case <-e.stopped:
 		// Run answers every op it took before it stops.
 		select {
 		case err := <-o.done:
@@ -287,4 +291,14 @@ func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 			return ErrClosed
 		}
 	}
+}
+
+// WaitDurable returns once transaction txid is durable: at once without the
+// log, else when its log record is fsynced. A reader that managed its own
+// transaction on Bolt calls it before answering from what it saw.
+func (e *Engine) WaitDurable(txid uint64) error {
+	if e.wal == nil {
+		return nil
+	}
+	return e.wal.waitDurable(txid)
 }

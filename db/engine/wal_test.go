@@ -1,4 +1,4 @@
-package db
+package engine
 
 import (
 	"context"
@@ -66,10 +66,10 @@ func crashImage(t *testing.T, dir string, durable []byte, live string, rng *rand
 	return path
 }
 
-// TestWALPowerLoss writes calls through a small log that rotates several
+// TestWALPowerLoss writes records through a small log that rotates several
 // times, then builds crash images that mix the checkpointed file with
 // pages written since, and proves that recovery brings back every
-// acknowledged call in a file bbolt's check finds sound, and not the commit
+// acknowledged record in a file bbolt's check finds sound, and not the commit
 // that was never logged.
 func TestWALPowerLoss(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
@@ -88,7 +88,7 @@ func TestWALPowerLoss(t *testing.T) {
 		durable, rotation = b, rotation+1
 		mu.Unlock()
 	}
-	s, err := Open(path, Options{SiteID: 5, walSize: 256 << 10, walRotated: snapshot})
+	s, err := openEngine(path, Options{LogFileSize: 256 << 10, hooks: testHooks{logRotated: snapshot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestWALPowerLoss(t *testing.T) {
 	defer cancel()
 	go s.Run(ctx)
 
-	acked := map[int64]string{}
+	acked := map[uint64]string{}
 	var amu sync.Mutex
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -106,13 +106,13 @@ func TestWALPowerLoss(t *testing.T) {
 			defer wg.Done()
 			for i := range 150 {
 				ch := fmt.Sprintf("pl-%d-%d", w, i)
-				res, err := s.CreateCall(ctx, testCall(ch, 300+i%7*200))
+				id, err := put(ctx, s, ch, 300+i%7*200)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				amu.Lock()
-				acked[res.Answer.TicketID] = ch
+				acked[id] = ch
 				amu.Unlock()
 			}
 		}()
@@ -121,7 +121,7 @@ func TestWALPowerLoss(t *testing.T) {
 	// A commit bbolt made but the log never got (power lost in between):
 	// it was never acknowledged and must not survive.
 	if err := s.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketChannels).Put([]byte("never-logged"), u64(1))
+		return tx.Bucket(bucketIndex).Put([]byte("never-logged"), []byte{1})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestWALPowerLoss(t *testing.T) {
 			if string(before) != string(after) {
 				changed++
 			}
-			r, err := Open(p, Options{SiteID: 5, ReadOnly: true})
+			r, err := openEngine(p, Options{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,16 +162,16 @@ func TestWALPowerLoss(t *testing.T) {
 				t.Fatalf("check after recovery: %v", err)
 			}
 			for id, ch := range acked {
-				tk, _, err := r.Ticket(id)
+				name, err := get(r, id)
 				if err != nil {
-					t.Fatalf("acknowledged ticket %d (%s): %v", id, ch, err)
+					t.Fatalf("acknowledged record %d (%s): %v", id, ch, err)
 				}
-				if tk.ChannelID != ch {
-					t.Fatalf("ticket %d: channel %q, want %q", id, tk.ChannelID, ch)
+				if name != ch {
+					t.Fatalf("record %d: name %q, want %q", id, name, ch)
 				}
 			}
-			if err := r.view(func(tx *bolt.Tx) error {
-				if tx.Bucket(bucketChannels).Get([]byte("never-logged")) != nil {
+			if err := r.View(func(tx *bolt.Tx) error {
+				if tx.Bucket(bucketIndex).Get([]byte("never-logged")) != nil {
 					return fmt.Errorf("the commit that was never logged survived")
 				}
 				return nil
@@ -214,10 +214,14 @@ func TestWALPowerLoss(t *testing.T) {
 		if _, err := RecoverWAL(p); err != nil {
 			t.Fatal(err)
 		}
-		r := openTest(t, p, Options{ReadOnly: true})
+		r, err := openEngine(p, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
 		for id := range acked {
-			if _, _, err := r.Ticket(id); err != nil {
-				t.Fatalf("acknowledged ticket %d: %v", id, err)
+			if _, err := get(r, id); err != nil {
+				t.Fatalf("acknowledged record %d: %v", id, err)
 			}
 		}
 	})
@@ -228,14 +232,14 @@ func TestWALPowerLoss(t *testing.T) {
 // the older one alone, which would roll acknowledged commits back.
 func TestWALClearedHalfway(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s := openTest(t, path, Options{walSize: 128 << 10})
-	var ids []int64
+	s := testEngine(t, path, Options{LogFileSize: 128 << 10})
+	var ids []uint64
 	for i := range 400 {
-		res, err := s.CreateCall(context.Background(), testCall(fmt.Sprint("half-", i), 400))
+		id, err := put(context.Background(), s, fmt.Sprint("half-", i), 400)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, res.Answer.TicketID)
+		ids = append(ids, id)
 	}
 	cur, err := os.ReadFile(path)
 	if err != nil {
@@ -254,10 +258,14 @@ func TestWALClearedHalfway(t *testing.T) {
 	if _, err := RecoverWAL(p); err != nil {
 		t.Fatal(err)
 	}
-	r := openTest(t, p, Options{ReadOnly: true})
+	r, err := openEngine(p, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	for _, id := range ids {
-		if _, _, err := r.Ticket(id); err != nil {
-			t.Fatalf("ticket %d after a crash while clearing the log: %v", id, err)
+		if _, err := get(r, id); err != nil {
+			t.Fatalf("record %d after a crash while clearing the log: %v", id, err)
 		}
 	}
 }
@@ -266,20 +274,20 @@ func TestWALClearedHalfway(t *testing.T) {
 // start continues the same file, and the log files keep their space.
 func TestWALCleanRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	var ids []int64
+	var ids []uint64
 	for round := range 3 {
-		s, err := Open(path, Options{SiteID: 5, walSize: 128 << 10})
+		s, err := openEngine(path, Options{LogFileSize: 128 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		go s.Run(ctx)
 		for i := range 40 {
-			res, err := s.CreateCall(ctx, testCall(fmt.Sprintf("r%d-%d", round, i), 500))
+			id, err := put(ctx, s, fmt.Sprintf("r%d-%d", round, i), 500)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, res.Answer.TicketID)
+			ids = append(ids, id)
 		}
 		cancel()
 		if err := s.Close(); err != nil {
@@ -289,10 +297,10 @@ func TestWALCleanRestart(t *testing.T) {
 			t.Fatalf("after a clean stop: replayed %d, %v", n, err)
 		}
 	}
-	s := openTest(t, path, Options{ReadOnly: true})
+	s := testEngine(t, path, Options{ReadOnly: true})
 	for _, id := range ids {
-		if _, _, err := s.Ticket(id); err != nil {
-			t.Fatalf("ticket %d: %v", id, err)
+		if _, err := get(s, id); err != nil {
+			t.Fatalf("record %d: %v", id, err)
 		}
 	}
 	for _, p := range walPaths(path) {
@@ -307,18 +315,18 @@ func TestWALCleanRestart(t *testing.T) {
 // crash).
 func TestWALRecordLargerThanLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s, err := Open(path, Options{SiteID: 5, walSize: 64 << 10})
+	s, err := openEngine(path, Options{LogFileSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
-	res, err := s.CreateCall(ctx, testCall("big", 200<<10))
+	big, err := put(ctx, s, "big", 200<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, err := s.CreateCall(ctx, testCall("small", 10))
+	small, err := put(ctx, s, "small", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,10 +338,14 @@ func TestWALRecordLargerThanLog(t *testing.T) {
 	if _, err := RecoverWAL(p); err != nil {
 		t.Fatal(err)
 	}
-	r := openTest(t, p, Options{ReadOnly: true})
-	for _, id := range []int64{res.Answer.TicketID, small.Answer.TicketID} {
-		if _, _, err := r.Ticket(id); err != nil {
-			t.Fatalf("ticket %d: %v", id, err)
+	r, err := openEngine(p, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, id := range []uint64{big, small} {
+		if _, err := get(r, id); err != nil {
+			t.Fatalf("record %d: %v", id, err)
 		}
 	}
 }
@@ -344,14 +356,14 @@ func TestWALRecordLargerThanLog(t *testing.T) {
 func TestWALFromAnotherDatabase(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
-	sa, err := Open(a, Options{SiteID: 5})
+	sa, err := openEngine(a, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go sa.Run(ctx)
 	for i := range 30 {
-		if _, err := sa.CreateCall(ctx, testCall(fmt.Sprint("a", i), 100)); err != nil {
+		if _, err := put(ctx, sa, fmt.Sprint("a", i), 100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -369,14 +381,14 @@ func TestWALFromAnotherDatabase(t *testing.T) {
 	}
 	// b has moved on further than a's log (the usual case of a restored
 	// backup: older or newer, not the same commit).
-	sb, err := Open(b, Options{SiteID: 5, DisableWAL: true})
+	sb, err := openEngine(b, Options{DisableWAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
 	go sb.Run(ctx)
 	for i := range 60 {
-		if _, err := sb.CreateCall(ctx, testCall(fmt.Sprint("b", i), 100)); err != nil {
+		if _, err := put(ctx, sb, fmt.Sprint("b", i), 100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -389,7 +401,7 @@ func TestWALFromAnotherDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err = Open(b, Options{SiteID: 5})
+	_, err = openEngine(b, Options{})
 	if err == nil || !strings.Contains(err.Error(), "belongs to another database") {
 		t.Fatalf("foreign log: %v", err)
 	}
@@ -440,31 +452,31 @@ func TestWrittenPages(t *testing.T) {
 // replayed.
 func TestWALKeptAfterFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
-	s, stop := startStore(t, path, Options{})
+	s, stop := startEngine(t, path, Options{})
 	ctx := context.Background()
-	var ids []int64
+	var ids []uint64
 	for i := range 20 {
-		res, err := s.CreateCall(ctx, testCall(fmt.Sprint("kept-", i), 200))
+		id, err := put(ctx, s, fmt.Sprint("kept-", i), 200)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, res.Answer.TicketID)
+		ids = append(ids, id)
 	}
 	s.fail(errors.New("injected: fdatasync failed"))
 	_ = stop()
 	if _, ok, err := findLog(walPaths(path), 0); err != nil || !ok {
 		t.Fatalf("the log was cleared after a failure: %v %v", ok, err)
 	}
-	if _, err := Open(path, Options{SiteID: 5, ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "not been replayed") {
+	if _, err := openEngine(path, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "not been replayed") {
 		t.Fatalf("read-only open with a pending log: %v", err)
 	}
 	if n, err := RecoverWAL(path); err != nil || n == 0 {
 		t.Fatalf("replay: %d %v", n, err)
 	}
-	r := openTest(t, path, Options{ReadOnly: true})
+	r := testEngine(t, path, Options{ReadOnly: true})
 	for _, id := range ids {
-		if _, _, err := r.Ticket(id); err != nil {
-			t.Fatalf("ticket %d: %v", id, err)
+		if _, err := get(r, id); err != nil {
+			t.Fatalf("record %d: %v", id, err)
 		}
 	}
 }
@@ -481,18 +493,18 @@ func TestAckWaitsForTheLog(t *testing.T) {
 		entered <- struct{}{}
 		once.Do(func() { <-release })
 	}
-	s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{beforeLogSync: hook})
+	s := testEngine(t, filepath.Join(t.TempDir(), "edge.db"), Options{hooks: testHooks{beforeLogSync: hook}})
 	t.Cleanup(free)
 	ctx := context.Background()
 	first := make(chan error, 1)
 	go func() {
-		_, err := s.CreateCall(ctx, testCall("ack-1", 100))
+		_, err := put(ctx, s, "ack-1", 100)
 		first <- err
 	}()
 	<-entered // the first commit is in bbolt, its fsync held back
 	second := make(chan error, 1)
 	go func() {
-		_, err := s.CreateCall(ctx, testCall("ack-2", 100))
+		_, err := put(ctx, s, "ack-2", 100)
 		second <- err
 	}()
 	s.wal.mu.Lock()
@@ -510,7 +522,7 @@ func TestAckWaitsForTheLog(t *testing.T) {
 		t.Fatalf("the second commit waited for the first one's fsync (txid %d, durable %d)", seen, durable)
 	}
 	read := make(chan error, 1)
-	go func() { read <- s.view(func(*bolt.Tx) error { return nil }) }()
+	go func() { read <- s.View(func(*bolt.Tx) error { return nil }) }()
 	select {
 	case err := <-first:
 		t.Fatalf("answered before its log fsync: %v", err)
@@ -531,13 +543,13 @@ func TestAckWaitsForTheLog(t *testing.T) {
 func TestLogObservers(t *testing.T) {
 	for _, disabled := range []bool{false, true} {
 		var syncs, checkpoints atomic.Int64
-		s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{
-			walSize: 128 << 10, DisableWAL: disabled,
+		s := testEngine(t, filepath.Join(t.TempDir(), "edge.db"), Options{
+			LogFileSize: 128 << 10, DisableWAL: disabled,
 			OnLogSync:    func(time.Duration) { syncs.Add(1) },
 			OnCheckpoint: func(time.Duration) { checkpoints.Add(1) },
 		})
 		for i := range 100 {
-			if _, err := s.CreateCall(context.Background(), testCall(fmt.Sprint("obs-", i), 400)); err != nil {
+			if _, err := put(context.Background(), s, fmt.Sprint("obs-", i), 400); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -550,7 +562,7 @@ func TestLogObservers(t *testing.T) {
 		}
 		commits, _ := s.CommitStats()
 		if !st.Enabled || st.Bytes < 100*4096 {
-			t.Errorf("log stats %+v after 100 calls", st)
+			t.Errorf("log stats %+v after 100 writes", st)
 		}
 		if got := syncs.Load() + st.LargeCommits; got != commits {
 			t.Errorf("%d log fsyncs + %d large commits, want %d commits", syncs.Load(), st.LargeCommits, commits)
@@ -570,8 +582,8 @@ func TestLargerLogFilesShrink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := openTest(t, path, Options{walSize: 256 << 10})
-	if _, err := s.CreateCall(context.Background(), testCall("shrunk", 0)); err != nil {
+	s := testEngine(t, path, Options{LogFileSize: 256 << 10})
+	if _, err := put(context.Background(), s, "shrunk", 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range walPaths(path) {

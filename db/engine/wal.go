@@ -1,4 +1,4 @@
-package db
+package engine
 
 import (
 	"encoding/binary"
@@ -72,7 +72,7 @@ type wal struct {
 
 	rotated func() // test hook
 
-	// Observed by /metrics (Store.LogStats, Options.OnLogSync/OnCheckpoint).
+	// Observed by /metrics (Engine.LogStats, Options.OnLogSync/OnCheckpoint).
 	onSync, onCheckpoint func(took time.Duration)
 	bytes, inPlace       atomic.Int64
 
@@ -135,7 +135,7 @@ func openWAL(path string, b *bolt.DB, size int64) (*wal, error) {
 		return nil, err
 	}
 	if created {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := SyncDir(filepath.Dir(path)); err != nil {
 			w.closeFiles()
 			return nil, err
 		}
@@ -488,7 +488,9 @@ func (w *wal) waitDurable(txid uint64) error {
 // commitWaitLimit bounds how long a reader waits for the log.
 const commitWaitLimit = 5 * time.Second
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, so that files created or renamed in it
+// survive a power loss.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)

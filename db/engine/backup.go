@@ -1,7 +1,6 @@
-package db
+package engine
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,11 +8,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// ErrBackupBusy is returned by BeginBackup while another backup is open:
-// each one holds a full copy on disk, and two at once double that for no
-// gain.
-var ErrBackupBusy = errors.New("another backup is in progress; retry when it is done")
 
 // maxSnapshotTime bounds the read transaction that copies the file. A read
 // transaction blocks a commit that must grow bbolt's memory map, so it is
@@ -27,7 +21,7 @@ const maxSnapshotTime = 2 * time.Minute
 // transaction before anything is sent, so however slowly a client reads,
 // no commit waits for it. Read it (it is an io.Reader) and Close it.
 type Backup struct {
-	s    *Store
+	e    *Engine
 	f    *os.File
 	size int64
 }
@@ -35,27 +29,27 @@ type Backup struct {
 // BeginBackup copies the current committed state. Every write acknowledged
 // before it returns is in the backup. Only one backup is open at a time
 // (ErrBackupBusy), and the copy needs as much free disk as the database.
-func (s *Store) BeginBackup() (*Backup, error) {
-	if !s.backingUp.CompareAndSwap(false, true) {
+func (e *Engine) BeginBackup() (*Backup, error) {
+	if !e.backingUp.CompareAndSwap(false, true) {
 		return nil, ErrBackupBusy
 	}
-	b, err := s.snapshot()
+	b, err := e.snapshot()
 	if err != nil {
-		s.backingUp.Store(false)
-		return nil, fmt.Errorf("begin backup of %s: %w", s.path, err)
+		e.backingUp.Store(false)
+		return nil, fmt.Errorf("begin backup of %s: %w", e.path, err)
 	}
 	return b, nil
 }
 
-func (s *Store) snapshot() (*Backup, error) {
+func (e *Engine) snapshot() (*Backup, error) {
 	// The temporary file is unlinked at once: a crash or a client that
 	// goes away leaves nothing behind once the descriptor is closed.
-	f, err := os.CreateTemp(filepath.Dir(s.path), ".backup-*")
+	f, err := os.CreateTemp(filepath.Dir(e.path), ".backup-*")
 	if err != nil {
 		return nil, err
 	}
 	_ = os.Remove(f.Name())
-	size, err := s.copyTo(f)
+	size, err := e.copyTo(f)
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
@@ -63,23 +57,23 @@ func (s *Store) snapshot() (*Backup, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	return &Backup{s: s, f: f, size: size}, nil
+	return &Backup{e: e, f: f, size: size}, nil
 }
 
 // copyTo writes the committed state to f under one read transaction.
-func (s *Store) copyTo(f *os.File) (int64, error) {
-	tx, err := s.bolt.Begin(false)
+func (e *Engine) copyTo(f *os.File) (int64, error) {
+	tx, err := e.bolt.Begin(false)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if s.wal != nil {
-		if err := s.wal.waitDurable(uint64(tx.ID())); err != nil {
+	if e.wal != nil {
+		if err := e.wal.waitDurable(uint64(tx.ID())); err != nil {
 			return 0, err
 		}
 	}
 	size := tx.Size()
-	if free, ok := freeBytes(filepath.Dir(s.path)); ok && free < uint64(size)+uint64(minFreeAfterBackup) {
+	if free, ok := FreeBytes(filepath.Dir(e.path)); ok && free < uint64(size)+uint64(minFreeAfterBackup) {
 		return 0, fmt.Errorf("%w: a backup needs %d bytes of free disk beside the database, %d are free", ErrFull, size, free)
 	}
 	// The deadline cuts a copy to a disk that stalls: writes to f fail
@@ -112,7 +106,9 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	return w.f.Write(p)
 }
 
-func freeBytes(dir string) (uint64, bool) {
+// FreeBytes is what the file system holding dir has left for an
+// unprivileged writer; ok is false when it cannot be asked.
+func FreeBytes(dir string) (uint64, bool) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, false
@@ -148,6 +144,6 @@ func (b *Backup) Close() error {
 	}
 	err := b.f.Close()
 	b.f = nil
-	b.s.backingUp.Store(false)
+	b.e.backingUp.Store(false)
 	return err
 }
