@@ -148,3 +148,16 @@ func Main(m *testing.M, root string, binary *string) {
 	cleanup()
 	os.Exit(code)
 }
+
+// WaitFor polls cond every 20 ms until it holds, and fails the test when
+// limit passes first: the process under test works in the background.
+func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // agentsView is GET /edge/v1/agents as this test reads it.
@@ -33,17 +35,6 @@ func (e *edge) agent(t *testing.T, id int64) (name string, skills []int64, prese
 	return "", nil, "", false
 }
 
-func eventually(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func (f *fake) setDirectory(agents, lines string) {
 	f.mu.Lock()
 	f.agents, f.lines = agents, lines
@@ -63,7 +54,7 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 		`[{"id":7,"channel":"phone","name":"Hotline","settings":{"acdRingTimeSeconds":300,"acdAcwSeconds":1,"primaryTagId":5}}]`)
 	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"1s\"\n[routing]\ntimer_interval = \"100ms\"\n"))
 	client := &http.Client{Timeout: 5 * time.Second}
-	eventually(t, "agents pulled from central", 10*time.Second, func() bool {
+	edgetest.WaitFor(t, "agents pulled from central", 10*time.Second, func() bool {
 		name, skills, _, ok := e.agent(t, 1)
 		return ok && name == "Ann" && slices.Equal(skills, []int64{5})
 	})
@@ -81,14 +72,14 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	// A refresh while it rings takes skill 5 from agent 1 and adds agent 3.
 	c.setDirectory(`{"agents":[{"userId":1,"name":"Ann B","skills":[8]},{"userId":2,"name":"Bo","skills":[6]},{"userId":3,"name":"Cy","skills":[5]}]}`,
 		`[{"id":7,"channel":"phone","settings":{"acdRingTimeSeconds":2,"acdAcwSeconds":1,"primaryTagId":5}}]`)
-	eventually(t, "the refresh", 10*time.Second, func() bool { _, _, _, ok := e.agent(t, 3); return ok })
+	edgetest.WaitFor(t, "the refresh", 10*time.Second, func() bool { _, _, _, ok := e.agent(t, 3); return ok })
 	time.Sleep(2500 * time.Millisecond) // past the new ring time
 	if q := entry(a); q.body["status"] != "assigned" || num(q.body["assignedUserId"]) != 1 {
 		t.Fatalf("the refresh broke the ringing call (skills or ring time): %s", q.raw)
 	}
 	e.must(t, client, "POST", "/api/mind/telephony/agentConnected", fmt.Sprintf(`{"userId":1,"ticketId":%d}`, a))
 	e.must(t, client, "POST", "/api/mind/telephony/callCompleted", `{"channelId":"pull-a","transcript":[]}`)
-	eventually(t, "after-call work of line 7 (1 s) over", 5*time.Second, func() bool { _, _, p, _ := e.agent(t, 1); return p == "idle" })
+	edgetest.WaitFor(t, "after-call work of line 7 (1 s) over", 5*time.Second, func() bool { _, _, p, _ := e.agent(t, 1); return p == "idle" })
 
 	// Agent 1 no longer serves skill 5: the next call waits for agent 3
 	// (logged in, on a break), who then rings for line 7's 2 s and is
@@ -102,7 +93,7 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	if q := entry(b); num(q.body["assignedUserId"]) != 3 {
 		t.Fatalf("call not offered to agent 3: %s", q.raw)
 	}
-	eventually(t, "line 7's ring time (2 s) over", 6*time.Second, func() bool { _, _, p, _ := e.agent(t, 3); return p == "notResponding" })
+	edgetest.WaitFor(t, "line 7's ring time (2 s) over", 6*time.Second, func() bool { _, _, p, _ := e.agent(t, 3); return p == "notResponding" })
 
 	// Central goes away; the edge restarts and routes on the last-known copy.
 	_ = c.srv.Close()
@@ -124,7 +115,7 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 			} `json:"directory"`
 		} `json:"upstream"`
 	}
-	eventually(t, "the failed pull shown", 5*time.Second, func() bool {
+	edgetest.WaitFor(t, "the failed pull shown", 5*time.Second, func() bool {
 		e.get(t, "/edge/v1/status", &st)
 		d := st.Upstream.Directory
 		return d != nil && d.PulledAt != nil && d.Agents == 3 && d.LastError != ""

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // lookupTimeoutMS is the lookup's time limit in the shipped kamailio.cfg
@@ -117,7 +119,7 @@ func checkTickets(t *testing.T, e *edge, callIDs map[string]bool, answered bool)
 	var all []ticketView
 	// callCompleted goes out after the BYE was relayed: it may trail the
 	// caller's last message by a moment.
-	waitFor(t, "callCompleted of every call", 10*time.Second, func() bool {
+	edgetest.WaitFor(t, "callCompleted of every call", 10*time.Second, func() bool {
 		all = e.tickets(t)
 		for _, v := range all {
 			if answered && !v.has("callCompleted") {
@@ -182,7 +184,7 @@ func TestKamailioCancelDuringLookup(t *testing.T) {
 	run := runUAC(t, filepath.Join(dir, "uac"), "uac-cancel.xml", s.listenPort, calls, 5)
 	run.mustSucceed(t, filepath.Join(dir, "uac"), calls)
 	var all []ticketView
-	waitFor(t, "callCompleted on every ticket", 10*time.Second, func() bool {
+	edgetest.WaitFor(t, "callCompleted on every ticket", 10*time.Second, func() bool {
 		all = e.tickets(t)
 		for _, v := range all {
 			if !v.has("callCompleted") {

@@ -172,21 +172,9 @@ func (p *proc) outbox(t *testing.T) outboxView {
 	return v
 }
 
-// waitFor polls cond every 20 ms until it holds or limit passes.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (p *proc) waitDrained(t *testing.T, limit time.Duration) {
 	t.Helper()
-	waitFor(t, "the outbox to drain", limit, func() bool {
+	edgetest.WaitFor(t, "the outbox to drain", limit, func() bool {
 		v := p.outbox(t)
 		return v.Outbox.Pending == 0 && (v.Forwarder == nil || v.Forwarder.InFlight == 0)
 	})

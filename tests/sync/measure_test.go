@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // TestMeasureBacklog measures, for the operator's sizing notes, the edge's
@@ -48,7 +50,7 @@ func TestMeasureBacklog(t *testing.T) {
 	_ = hub
 	began = time.Now()
 	peak := ""
-	waitFor(t, "the drain", 30*time.Minute, func() bool {
+	edgetest.WaitFor(t, "the drain", 30*time.Minute, func() bool {
 		v := edge.outbox(t)
 		if time.Since(began) > 10*time.Second && peak == "" {
 			peak = rss(t, edge)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 const edgeSite = 4
@@ -129,7 +130,7 @@ func TestRefusedRecordsAreDeadLettered(t *testing.T) {
 
 	send(t, edge, 40, 4, "good", nativeCall)
 	send(t, edge, 10, 4, "bad", nativeCall)
-	waitFor(t, "40 delivered and 10 dead letters", 30*time.Second, func() bool {
+	edgetest.WaitFor(t, "40 delivered and 10 dead letters", 30*time.Second, func() bool {
 		v := edge.outbox(t)
 		return v.Outbox.Pending == 0 && v.Outbox.DeadLetters == 10
 	})
@@ -178,7 +179,7 @@ func TestUnauthorizedPausesTheQueue(t *testing.T) {
 	edge := start(t, cfg, edgeToken)
 
 	send(t, edge, 30, 4, "tok", nativeCall)
-	waitFor(t, "the pause", 10*time.Second, func() bool {
+	edgetest.WaitFor(t, "the pause", 10*time.Second, func() bool {
 		v := edge.outbox(t)
 		return v.Outbox.Paused != nil && v.Forwarder != nil && v.Forwarder.Paused
 	})
@@ -357,7 +358,7 @@ func TestEdgePullsAgentsFromAHub(t *testing.T) {
 	resp.Body.Close()
 	edge := start(t, writeConfig(t, config{dir: t.TempDir(), site: edgeSite, token: edgeToken,
 		upstreamURL: hub.URL + "/api/mind", extra: "pull_interval = \"1s\"\n"}), edgeToken)
-	waitFor(t, "the hub's agent at the edge", 10*time.Second, func() bool {
+	edgetest.WaitFor(t, "the hub's agent at the edge", 10*time.Second, func() bool {
 		var v struct {
 			Agents []struct {
 				ID     int64   `json:"id"`
