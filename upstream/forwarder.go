@@ -324,7 +324,9 @@ func (f *Forwarder) capacity() (int, time.Duration) {
 		return 0, f.opt.Poll
 	case f.paused != nil:
 		if len(f.busy) > 0 {
-			return 0, f.opt.PausedRetry
+			// The probe's outcome wakes the dispatcher; it then waits
+			// until the next probe from when that outcome set it.
+			return 0, f.opt.Poll
 		}
 		if d := f.probeAt.Sub(now); d > 0 {
 			return 0, d
