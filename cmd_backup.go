@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/config"
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // runBackup copies the running server's database to a file: the server
@@ -44,7 +44,9 @@ func runBackup(args []string) error {
 	}
 	base := *url
 	if base == "" {
-		base = urlFromListen(cfg)
+		if base, err = localURL(cfg); err != nil {
+			return err
+		}
 	}
 	client, err := backupClient(cfg, *timeout)
 	if err != nil {
@@ -62,8 +64,8 @@ func runBackup(args []string) error {
 	if err := os.Rename(dest+".partial", dest); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dest)); err != nil {
-		return err
+	if err := engine.SyncDir(filepath.Dir(dest)); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Printf("backup %s: %d bytes, checked: %s", dest, n, strings.TrimPrefix(summary, dest+".partial: "))
 	return nil
@@ -106,19 +108,6 @@ func download(client *http.Client, url, tok, dest string) (int64, error) {
 	return n, nil
 }
 
-// urlFromListen reaches the server the config describes from this host.
-func urlFromListen(cfg config.Config) string {
-	host, port, _ := net.SplitHostPort(cfg.Server.Listen)
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	scheme := "http"
-	if cfg.Server.TLSCertFile != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
-}
-
 // backupClient trusts the system roots plus the server's own certificate,
 // so a self-signed appliance certificate works.
 func backupClient(cfg config.Config, timeout time.Duration) (*http.Client, error) {
@@ -136,18 +125,6 @@ func backupClient(cfg config.Config, timeout time.Duration) (*http.Client, error
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("backup: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // cliToken is the admin token a command presents to the running server:
