@@ -98,7 +98,9 @@ func (a *App) open() error {
 		a.log.Info("storage.max_size_bytes derived from the free disk", "bytes", maxSize, "keptIn", db.MaxSizeFile(path))
 	}
 	a.cfg.Storage.MaxSizeBytes = maxSize
-	if a.store, err = db.Open(path, StoreOptions(a.cfg, a.metrics)); err != nil {
+	so := StoreOptions(a.cfg, a.metrics)
+	so.Recovered = true // replayed above: once is enough
+	if a.store, err = db.Open(path, so); err != nil {
 		return err
 	}
 	a.push(func() error {
