@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/config"
 )
 
 // newFlags is a subcommand's flag set. It prints nothing itself: a parse
@@ -56,6 +59,29 @@ func wantArgs(fs *flag.FlagSet, min, max int, what string) error {
 		return fmt.Errorf("unexpected arguments: %s (enneo-edge %s takes %s)", strings.Join(extra, " "), fs.Name(), what)
 	}
 	return nil
+}
+
+// localURL is how a command on this host reaches the server the config
+// describes (backup, outbox): server.listen with a wildcard host as the
+// loopback address, and https when the server has a certificate, since
+// it then speaks only TLS. A random port (":0") cannot be guessed.
+func localURL(cfg config.Config) (string, error) {
+	listen := cfg.Server.Listen
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("server.listen %q: %w", listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("server.listen %q picks a random port: pass -url", listen)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if cfg.Server.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }
 
 // usageOf returns the lines of usage that describe one command: its own

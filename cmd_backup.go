@@ -3,9 +3,9 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/config"
+	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // runBackup copies the running server's database to a file: the server
@@ -43,7 +44,9 @@ func runBackup(args []string) error {
 	}
 	base := *url
 	if base == "" {
-		base = urlFromListen(cfg)
+		if base, err = localURL(cfg); err != nil {
+			return err
+		}
 	}
 	client, err := backupClient(cfg, *timeout)
 	if err != nil {
@@ -61,8 +64,8 @@ func runBackup(args []string) error {
 	if err := os.Rename(dest+".partial", dest); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dest)); err != nil {
-		return err
+	if err := engine.SyncDir(filepath.Dir(dest)); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Printf("backup %s: %d bytes, checked: %s", dest, n, strings.TrimPrefix(summary, dest+".partial: "))
 	return nil
@@ -105,19 +108,6 @@ func download(client *http.Client, url, tok, dest string) (int64, error) {
 	return n, nil
 }
 
-// urlFromListen reaches the server the config describes from this host.
-func urlFromListen(cfg config.Config) string {
-	host, port, _ := net.SplitHostPort(cfg.Server.Listen)
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	scheme := "http"
-	if cfg.Server.TLSCertFile != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
-}
-
 // backupClient trusts the system roots plus the server's own certificate,
 // so a self-signed appliance certificate works.
 func backupClient(cfg config.Config, timeout time.Duration) (*http.Client, error) {
@@ -137,14 +127,30 @@ func backupClient(cfg config.Config, timeout time.Duration) (*http.Client, error
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+// cliToken is the admin token a command presents to the running server:
+// from file (its first line that is not a comment, or the "admin" line of
+// the generated-tokens file), else $ENNEO_EDGE_TOKEN, else the first admin
+// token of auth.tokens. Never from the command line, which ps shows.
+func cliToken(file string, cfg config.Config) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("token file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "pbx ") {
+				continue
+			}
+			return strings.TrimSpace(strings.TrimPrefix(line, "admin ")), nil
+		}
+		return "", fmt.Errorf("token file %s holds no token", file)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("backup: sync %s: %w", dir, err)
+	if tok := os.Getenv("ENNEO_EDGE_TOKEN"); tok != "" {
+		return tok, nil
 	}
-	return nil
+	if admin := cfg.Auth.TokensFor("admin"); len(admin) > 0 {
+		return admin[0], nil
+	}
+	return "", errors.New("no admin API token: pass -token-file FILE, set ENNEO_EDGE_TOKEN or configure an admin token in auth.tokens")
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/app"
 	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
@@ -56,7 +57,7 @@ func startPrivate(dir string) (_ *privateAppliance, err error) {
 	cfg.Storage.Path = filepath.Join(tmp, "edge.db")
 	cfg.Storage.MaxSizeBytes = 0 // a throwaway database needs no cap
 	metrics := server.NewMetrics()
-	p.store, err = db.Open(cfg.Storage.Path, storeOptions(cfg, metrics))
+	p.store, err = db.Open(cfg.Storage.Path, app.StoreOptions(cfg, metrics))
 	if err != nil {
 		return nil, fmt.Errorf("private appliance: %w", err)
 	}
@@ -66,7 +67,7 @@ func startPrivate(dir string) (_ *privateAppliance, err error) {
 	if p.Token, err = auth.GenerateToken(); err != nil {
 		return nil, err
 	}
-	a, err := newAuthenticator(cfg, auth.Options{Tokens: []string{p.Token}})
+	a, err := app.NewAuthenticator(cfg, auth.Options{Tokens: []string{p.Token}})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func startPrivate(dir string) (_ *privateAppliance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("private appliance: %w", err)
 	}
-	p.srv = server.New(p.store, a, pn, log, serverLimits(cfg), server.WithMetrics(metrics), server.WithVersion(buildInfo()))
+	p.srv = server.New(p.store, a, pn, log, app.ServerLimits(cfg), server.WithMetrics(metrics), server.WithVersion(buildInfo()))
 	go func() { _ = p.srv.Serve(ln) }()
 	p.URL = "http://" + ln.Addr().String()
 	return p, nil

@@ -129,3 +129,19 @@ func firstLine(out string, prefixes ...string) string {
 	}
 	return ""
 }
+
+// precheck refuses a damaged database before serve opens it for writing,
+// so the file stays exactly as it was for the operator.
+func precheck(path string) error {
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		return nil // a new database
+	}
+	if _, err := checkFile(path, true); err != nil {
+		if errors.Is(err, errDamaged) {
+			return fmt.Errorf("%w; the file was left untouched. Run `enneo-edge check %s` for details, and restore from a backup (README: Backup and restore)",
+				err, path)
+		}
+		return err
+	}
+	return nil
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -86,12 +85,8 @@ func runOutbox(args []string) error {
 		return err
 	}
 	if *base == "" {
-		if *base, err = serverURL(cfg.Server.Listen); err != nil {
+		if *base, err = localURL(cfg); err != nil {
 			return err
-		}
-		if cfg.Server.TLSCertFile != "" {
-			// The server speaks only HTTPS then (see urlFromListen).
-			*base = "https://" + strings.TrimPrefix(*base, "http://")
 		}
 	}
 	if admin := cfg.Auth.TokensFor("admin"); *token == "" && len(admin) > 0 {
@@ -123,21 +118,6 @@ func runOutbox(args []string) error {
 		return err
 	}
 	return out(raw)
-}
-
-// serverURL turns server.listen into a URL to reach the server locally.
-func serverURL(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", fmt.Errorf("server.listen %q: %w", listen, err)
-	}
-	if port == "0" {
-		return "", fmt.Errorf("server.listen %q picks a random port: pass -url", listen)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 var (

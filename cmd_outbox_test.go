@@ -10,32 +10,41 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/internal/testcert"
 )
 
-func TestServerURL(t *testing.T) {
+func TestLocalURL(t *testing.T) {
 	tests := []struct {
 		listen, want, err string
+		tls               bool
 	}{
-		{"127.0.0.1:8005", "http://127.0.0.1:8005", ""},
-		{":8005", "http://127.0.0.1:8005", ""},
-		{"0.0.0.0:9000", "http://127.0.0.1:9000", ""},
-		{"[::]:9000", "http://127.0.0.1:9000", ""},
-		{"[::1]:9000", "http://[::1]:9000", ""},
-		{"10.1.2.3:80", "http://10.1.2.3:80", ""},
-		{"127.0.0.1:0", "", "picks a random port: pass -url"},
-		{"localhost", "", `server.listen "localhost"`},
+		{"127.0.0.1:8005", "http://127.0.0.1:8005", "", false},
+		{":8005", "http://127.0.0.1:8005", "", false},
+		{"0.0.0.0:9000", "http://127.0.0.1:9000", "", false},
+		{"[::]:9000", "http://127.0.0.1:9000", "", false},
+		{"[::1]:9000", "http://[::1]:9000", "", false},
+		{"10.1.2.3:80", "http://10.1.2.3:80", "", false},
+		{":8443", "https://127.0.0.1:8443", "", true},
+		{"[::1]:8443", "https://[::1]:8443", "", true},
+		{"127.0.0.1:0", "", "picks a random port: pass -url", false},
+		{"localhost", "", `server.listen "localhost"`, false},
 	}
 	for _, tc := range tests {
-		got, err := serverURL(tc.listen)
+		cfg := config.Default()
+		cfg.Server.Listen = tc.listen
+		if tc.tls {
+			cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = "cert.pem", "key.pem"
+		}
+		got, err := localURL(cfg)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("serverURL(%q): error %v, want %q", tc.listen, err, tc.err)
+				t.Errorf("localURL(%q): error %v, want %q", tc.listen, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("serverURL(%q) = %q, %v; want %q", tc.listen, got, err, tc.want)
+			t.Errorf("localURL(%q, tls %v) = %q, %v; want %q", tc.listen, tc.tls, got, err, tc.want)
 		}
 	}
 }

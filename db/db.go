@@ -41,6 +41,9 @@ type Options struct {
 	// ReadOnly opens the file without ever writing to it (check, backup
 	// verification); the store then refuses writes.
 	ReadOnly bool
+	// Recovered: the caller has just run RecoverWAL, so Open does not
+	// replay again (engine.Options.Recovered).
+	Recovered bool
 	// OpenFile opens the database file; nil means os.OpenFile. Tests use it
 	// to make the disk fail under a running store.
 	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
@@ -84,6 +87,7 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		OpenTimeout:  o.OpenTimeout,
 		MaxSize:      o.MaxSize,
 		ReadOnly:     o.ReadOnly,
+		Recovered:    o.Recovered,
 		OpenFile:     o.OpenFile,
 		DisableWAL:   o.DisableWAL,
 		OnCommit:     o.OnCommit,
@@ -137,8 +141,9 @@ func prepare(b *bolt.DB, path string, readOnly bool) error {
 
 // RecoverWAL replays the write-ahead log next to the database at path, if
 // there is one, and then empties it; it returns how many commits it
-// replayed (engine.RecoverWAL). Open runs it; serve and check run it first
-// so that their checks see the recovered file.
+// replayed (engine.RecoverWAL). Open runs it unless Options.Recovered;
+// serve and check run it first so that their checks see the recovered
+// file (serve then opens with Recovered, so it replays once).
 func RecoverWAL(path string) (int, error) { return engine.RecoverWAL(path) }
 
 // LogStats is what the write-ahead log has done since the store opened.

@@ -41,6 +41,12 @@ type Options struct {
 	// ReadOnly opens the file without ever writing to it; the engine then
 	// refuses writes, and refuses to open a file whose log is not replayed.
 	ReadOnly bool
+	// Recovered says the caller has just run RecoverWAL (serve does, to
+	// check the recovered file before it opens it): Open then replays
+	// nothing itself, and once it holds the file's lock it refuses a log
+	// that is pending again (another process wrote it in between) rather
+	// than start a new log over acknowledged commits.
+	Recovered bool
 	// OpenFile opens the database file; nil means os.OpenFile. Tests use it
 	// to make the disk fail under a running engine.
 	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
@@ -112,9 +118,9 @@ type Engine struct {
 	fatal  chan struct{} // closed when failed is set
 }
 
-// Open replays the log next to path if there is one (not read-only), opens
-// or creates the file, runs o.Prepare and starts the log. Call Run to start
-// accepting writes and Close to stop.
+// Open replays the log next to path if there is one (not read-only, not
+// Recovered), opens or creates the file, runs o.Prepare and starts the log.
+// Call Run to start accepting writes and Close to stop.
 func Open(path string, o Options) (*Engine, error) {
 	if o.OpenTimeout == 0 {
 		o.OpenTimeout = time.Second
@@ -125,7 +131,7 @@ func Open(path string, o Options) (*Engine, error) {
 	if err := checkFileFormat(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if !o.ReadOnly {
+	if !o.ReadOnly && !o.Recovered {
 		if _, err := RecoverWAL(path); err != nil {
 			return nil, err
 		}
@@ -136,6 +142,17 @@ func Open(path string, o Options) (*Engine, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w (run `enneo-edge check %s`; restore from a backup if it is damaged)", path, err, path)
+	}
+	if o.Recovered && !o.ReadOnly {
+		// Checked before Prepare writes anything.
+		_, pending, err := findLog(walPaths(path), b.Info().PageSize)
+		if err == nil && pending {
+			err = errors.New("its write-ahead log was written again after it was replayed (by another process?); start again to replay it")
+		}
+		if err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	if o.Prepare != nil {
 		err = o.Prepare(b)

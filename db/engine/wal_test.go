@@ -481,6 +481,35 @@ func TestWALKeptAfterFailure(t *testing.T) {
 	}
 }
 
+// TestRecoveredOpenRefusesAPendingLog: with Recovered, Open replays
+// nothing itself; a log that is pending again by the time it holds the
+// lock (another process wrote it after the caller's RecoverWAL) is refused
+// and left for the next replay, never overwritten by a new log.
+func TestRecoveredOpenRefusesAPendingLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	s, stop := startEngine(t, path, Options{})
+	ctx := context.Background()
+	id, err := put(ctx, s, "pending", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fail(errors.New("injected: fdatasync failed")) // keeps the log at Close
+	_ = stop()
+	if _, err := openEngine(path, Options{Recovered: true}); err == nil || !strings.Contains(err.Error(), "written again after it was replayed") {
+		t.Fatalf("Recovered open with a pending log: %v", err)
+	}
+	if _, ok, err := findLog(walPaths(path), 0); err != nil || !ok {
+		t.Fatalf("the refused open touched the log: %v %v", ok, err)
+	}
+	if n, err := RecoverWAL(path); err != nil || n == 0 {
+		t.Fatalf("replay: %d %v", n, err)
+	}
+	e := testEngine(t, path, Options{Recovered: true})
+	if _, err := get(e, id); err != nil {
+		t.Fatalf("record after replay and a Recovered open: %v", err)
+	}
+}
+
 // TestAckWaitsForTheLog: a write is answered only once its log record is
 // fsynced, a reader that sees the commit waits for that fsync too, and the
 // next commit goes ahead in bbolt meanwhile (the fsync overlaps it).

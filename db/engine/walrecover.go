@@ -13,8 +13,8 @@ import (
 // restores every commit that was acknowledged; after a clean stop there is
 // nothing to replay. It returns how many commits it replayed. A database
 // another process holds open is left alone (that process recovered it).
-// Open runs it; serve and check run it first so that their checks see the
-// recovered file.
+// Open runs it (unless Options.Recovered); serve and check run it first so
+// that their checks see the recovered file.
 func RecoverWAL(path string) (int, error) {
 	paths := walPaths(path)
 	if !exists(paths[0]) && !exists(paths[1]) {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,81 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/sdnotify"
 	"github.com/enneo-edge/enneo-edge/server"
-	"github.com/enneo-edge/enneo-edge/tlsconf"
 )
-
-// precheck refuses a damaged database before serve opens it for writing,
-// so the file stays exactly as it was for the operator.
-func precheck(path string) error {
-	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
-		return nil // a new database
-	}
-	if _, err := checkFile(path, true); err != nil {
-		if errors.Is(err, errDamaged) {
-			return fmt.Errorf("%w; the file was left untouched. Run `enneo-edge check %s` for details, and restore from a backup (README: Backup and restore)",
-				err, path)
-		}
-		return err
-	}
-	return nil
-}
-
-// listen opens the listener: plain TCP, or TLS when a certificate is
-// configured. The reloader is nil without TLS.
-func listen(cfg config.Config) (net.Listener, *tlsconf.Reloader, error) {
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return nil, nil, fmt.Errorf("server.listen: %w", err)
-	}
-	if cfg.Server.TLSCertFile == "" {
-		return ln, nil, nil
-	}
-	rl, err := tlsconf.NewReloader(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
-	if err != nil {
-		_ = ln.Close()
-		return nil, nil, fmt.Errorf("server.tls_cert_file: %w", err)
-	}
-	return tls.NewListener(ln, rl.ServerConfig()), rl, nil
-}
-
-// listenDescription is the address the socket is really bound to, as a
-// URL, and for a wildcard address which interfaces that means and how this
-// machine reaches it: an admin checking exposure reads this line.
-func listenDescription(ln net.Listener, tlsOn bool) string {
-	addr := ln.Addr().(*net.TCPAddr)
-	scheme := "http"
-	if tlsOn {
-		scheme = "https"
-	}
-	bound := scheme + "://" + net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port))
-	if addr.IP.IsUnspecified() {
-		return bound + " (all interfaces; from this machine " + baseURL(ln, tlsOn) + ")"
-	}
-	return bound
-}
-
-// baseURL is how the process reaches its own listener.
-func baseURL(ln net.Listener, tlsOn bool) string {
-	addr := ln.Addr().(*net.TCPAddr)
-	host := addr.IP
-	if host.IsUnspecified() {
-		host = net.IPv4(127, 0, 0, 1)
-	}
-	scheme := "http"
-	if tlsOn {
-		scheme = "https"
-	}
-	return scheme + "://" + net.JoinHostPort(host.String(), fmt.Sprint(addr.Port))
-}
 
 // healthCheck is what feeds the watchdog: the commit loop commits a probe
 // (a full database still proves the loop alive: restarting would not free

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -150,7 +150,9 @@ func parseDigests(s string) ([]auth.Digest, error) {
 	return ds, nil
 }
 
-func newAuthenticator(cfg config.Config, o auth.Options) (*auth.Authenticator, error) {
+// NewAuthenticator accepts the credentials in o plus the JWTs the auth.*
+// keys describe (serve and bench's private appliance).
+func NewAuthenticator(cfg config.Config, o auth.Options) (*auth.Authenticator, error) {
 	o.Issuer = cfg.Auth.JWTIssuer
 	o.Audience = cfg.Auth.JWTAudience
 	o.Leeway = cfg.Auth.JWTLeeway.Duration
@@ -170,32 +172,4 @@ func newAuthenticator(cfg config.Config, o auth.Options) (*auth.Authenticator, e
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return a, nil
-}
-
-// cliToken is the admin token a command presents to the running server:
-// from file (its first line that is not a comment, or the "admin" line of
-// the generated-tokens file), else $ENNEO_EDGE_TOKEN, else the first admin
-// token of auth.tokens. Never from the command line, which ps shows.
-func cliToken(file string, cfg config.Config) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "pbx ") {
-				continue
-			}
-			return strings.TrimSpace(strings.TrimPrefix(line, "admin ")), nil
-		}
-		return "", fmt.Errorf("token file %s holds no token", file)
-	}
-	if tok := os.Getenv("ENNEO_EDGE_TOKEN"); tok != "" {
-		return tok, nil
-	}
-	if admin := cfg.Auth.TokensFor("admin"); len(admin) > 0 {
-		return admin[0], nil
-	}
-	return "", errors.New("no admin API token: pass -token-file FILE, set ENNEO_EDGE_TOKEN or configure an admin token in auth.tokens")
 }
