@@ -1,27 +1,11 @@
-package db
+package callflow
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
 	"time"
 
-	json "github.com/goccy/go-json"
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/enneo-edge/enneo-edge/model"
 )
-
-// onCall reports whether the agent is on a live call: holding a ticket
-// they are not merely ringing for or wrapping up. An agent who goes
-// offline mid-call keeps the call until callCompleted ends it.
-func onCall(p *model.Presence) bool {
-	switch p.CallRoutingStatus {
-	case model.PresenceBeingConnected, model.PresenceACW, model.PresenceIdle:
-		return false
-	}
-	return p.CurrentTicketID != 0
-}
 
 // SetRoutingStatus applies PATCH /profile/{id}/routingStatus: the agent's
 // call and/or chat status, compare-and-set with IfCurrent (mismatch is
@@ -30,11 +14,11 @@ func onCall(p *model.Presence) bool {
 // holds two. Going offline or on a break mid-call keeps the call. Leaving a
 // ring gives the call back to the queue. The request goes into the outbox
 // as sent.
-func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.RoutingStatusChange) (*model.Presence, error) {
+func (m *Machine) SetRoutingStatus(tx Tx, now time.Time, userID int64, c model.RoutingStatusChange) (*model.Presence, error) {
 	var out *model.Presence
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		f := s.newFlow(tx)
-		p, err := getPresence(tx, userID)
+	err := func() error {
+		f := m.newFlow(tx, now)
+		p, err := tx.Presence(userID)
 		if err != nil {
 			return err
 		}
@@ -65,7 +49,7 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 				return err
 			}
 		}
-		if err := putPresence(tx, p); err != nil {
+		if err := tx.PutPresence(p); err != nil {
 			return err
 		}
 		// Central gets the outcome, not the request: the edge has decided
@@ -79,35 +63,22 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 		}
 		// dispatch may have offered the agent a call: answer what is
 		// stored, not what was asked for.
-		if out, err = getPresence(tx, userID); err != nil {
+		if out, err = tx.Presence(userID); err != nil {
 			return err
 		}
 		return f.flush()
-	})
+	}()
 	return out, err
-}
-
-// flowTicket resolves the ticket a request names: ticketId wins over
-// channelId when both are given.
-func (f *flow) flowTicket(ticketID int64, channelID string) (*model.Ticket, error) {
-	if ticketID != 0 {
-		return f.ticket(ticketID)
-	}
-	v := f.tx.Bucket(bucketChannels).Get([]byte(channelID))
-	if v == nil {
-		return nil, fmt.Errorf("channelId %q: %w", channelID, ErrNotFound)
-	}
-	return f.ticket(fromU64(v))
 }
 
 // AgentConnected applies agentConnected: the ticket is assigned to the
 // agent, the agent becomes interacting and the queue entry
 // currentlyProcessed. Another agent still ringing for the call is set idle.
 // A repeat changes nothing. It returns the ticket ID.
-func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int64, error) {
+func (m *Machine) AgentConnected(tx Tx, now time.Time, r model.AgentConnected) (int64, error) {
 	var ticketID int64
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		f := s.newFlow(tx)
+	err := func() error {
+		f := m.newFlow(tx, now)
 		t, err := f.flowTicket(r.TicketID, r.ChannelID)
 		if err != nil {
 			return err
@@ -123,7 +94,7 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 		if q != nil && q.Status == model.QueueDeclined {
 			return fmt.Errorf("%w: ticket %d: the call was declined (%s)", ErrConflict, t.ID, q.DeclineReasonCode)
 		}
-		p, err := getPresence(tx, r.UserID)
+		p, err := tx.Presence(r.UserID)
 		if err != nil {
 			return err
 		}
@@ -148,7 +119,7 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 			}
 		}
 		if ringing != 0 {
-			other, err := getPresence(tx, ringing)
+			other, err := tx.Presence(ringing)
 			if err != nil {
 				return err
 			}
@@ -164,35 +135,25 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 			return err
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(OutboxRecord{Kind: KindAgentConnected, TicketID: t.ID, UserID: r.UserID}, r); err != nil {
+		if err := f.outbox(KindAgentConnected, t.ID, r.UserID, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
 			return err
 		}
 		return f.flush()
-	})
+	}()
 	return ticketID, err
-}
-
-// outbox appends r with body encoded as the request central gets.
-func (f *flow) outbox(r OutboxRecord, body any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode %s outbox record: %w", r.Kind, err)
-	}
-	r.Body, r.CreatedAt = b, f.now
-	return appendOutbox(f.tx, r)
 }
 
 // CallCompleted applies callCompleted: the transcript is appended, the
 // durations stored, the queue entry completed and the agent on the call
 // moved to acw (an agent still ringing goes back to idle). A repeat for a
 // call already completed changes nothing. It returns the ticket ID.
-func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64, error) {
+func (m *Machine) CallCompleted(tx Tx, now time.Time, r model.CallCompleted) (int64, error) {
 	var ticketID int64
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		f := s.newFlow(tx)
+	err := func() error {
+		f := m.newFlow(tx, now)
 		t, err := f.flowTicket(r.TicketID, r.ChannelID)
 		if err != nil {
 			return err
@@ -227,34 +188,15 @@ func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64
 			}
 		}
 		r.TicketID = t.ID
-		if err := f.outbox(OutboxRecord{Kind: KindCallCompleted, TicketID: t.ID, UserID: agent}, r); err != nil {
+		if err := f.outbox(KindCallCompleted, t.ID, agent, r); err != nil {
 			return err
 		}
 		if _, err := f.dispatch(); err != nil {
 			return err
 		}
 		return f.flush()
-	})
+	}()
 	return ticketID, err
-}
-
-// endCall frees the agent of a call that ended: a talking agent goes to
-// after-call work, a ringing one back to idle, one who went offline or on
-// a break mid-call stays there without the call.
-func (f *flow) endCall(userID, ticketID int64) error {
-	p, err := getPresence(f.tx, userID)
-	if err != nil || p.CurrentTicketID != ticketID {
-		return err
-	}
-	switch p.CallRoutingStatus {
-	case model.PresenceInteracting:
-		return f.setCall(p, model.PresenceACW, ticketID, "callCompleted")
-	case model.PresenceBeingConnected:
-		return f.setCall(p, model.PresenceIdle, 0, "callerHungUp")
-	case model.PresenceACW:
-		return nil // acw already; the timer frees them
-	}
-	return f.setCall(p, p.CallRoutingStatus, 0, "callCompleted")
 }
 
 // maxHandleTimes is how many recent handling times the wait estimate
@@ -274,22 +216,5 @@ func (f *flow) recordHandleTime(q *model.QueueEntry, d model.CallDurations) erro
 	default:
 		return nil
 	}
-	m := f.tx.Bucket(bucketMeta)
-	old := m.Get(metaHandleTimes)
-	if len(old) >= 8*maxHandleTimes {
-		old = old[len(old)-8*(maxHandleTimes-1):]
-	}
-	v := make([]byte, len(old)+8)
-	copy(v, old)
-	binary.BigEndian.PutUint64(v[len(old):], uint64(ht))
-	return m.Put(metaHandleTimes, v)
-}
-
-func handleTimes(tx *bolt.Tx) []time.Duration {
-	v := tx.Bucket(bucketMeta).Get(metaHandleTimes)
-	out := make([]time.Duration, len(v)/8)
-	for i := range out {
-		out[i] = time.Duration(binary.BigEndian.Uint64(v[8*i:]))
-	}
-	return out
+	return f.tx.AppendHandleTime(ht, maxHandleTimes)
 }

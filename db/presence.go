@@ -1,0 +1,63 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	json "github.com/goccy/go-json"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/enneo-edge/enneo-edge/callflow"
+	"github.com/enneo-edge/enneo-edge/model"
+)
+
+// SetRoutingStatus applies PATCH /profile/{id}/routingStatus in one
+// transaction (callflow.Machine.SetRoutingStatus).
+func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.RoutingStatusChange) (*model.Presence, error) {
+	var out *model.Presence
+	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
+		var err error
+		out, err = s.flow.SetRoutingStatus(tx, now, userID, c)
+		return err
+	})
+	return out, err
+}
+
+// AgentConnected applies agentConnected in one transaction
+// (callflow.Machine.AgentConnected). It returns the ticket ID.
+func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int64, error) {
+	var id int64
+	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
+		var err error
+		id, err = s.flow.AgentConnected(tx, now, r)
+		return err
+	})
+	return id, err
+}
+
+// CallCompleted applies callCompleted in one transaction
+// (callflow.Machine.CallCompleted). It returns the ticket ID.
+func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64, error) {
+	var id int64
+	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
+		var err error
+		id, err = s.flow.CallCompleted(tx, now, r)
+		return err
+	})
+	return id, err
+}
+
+func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
+	c := tx.Bucket(bucketPresence).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		p := new(model.Presence)
+		if err := json.Unmarshal(v, p); err != nil {
+			return fmt.Errorf("decode presence of %d: %w", fromU64(k), err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
