@@ -50,17 +50,6 @@ func (f *flow) dispatch() (int, error) {
 	return len(as), nil
 }
 
-// anyOnlineServes reports whether a logged-in agent has the skill tag.
-func (f *flow) anyOnlineServes(tag int64) bool {
-	found := false
-	f.tx.EachOnline(func(_ int64, skills []int64) bool {
-		a := routing.Agent{Skills: skills}
-		found = a.Serves(tag)
-		return !found
-	})
-	return found
-}
-
 // admit decides what becomes of a new routing=native call: it waits for
 // an agent, or is declined at once when no logged-in agent has its skill.
 func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
@@ -76,7 +65,7 @@ func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
 		}
 	}
 	q.PrimaryTagID = tag
-	if !f.anyOnlineServes(q.PrimaryTagID) {
+	if !f.tx.AnyOnline(q.PrimaryTagID, routing.Serves) {
 		q.Status, q.DeclineReasonCode = model.QueueDeclined, DeclineNoAgents
 		q.DeclineReasonMessage = "No agent with matching skills is logged in"
 		q.CompletedAt = &f.now
@@ -84,7 +73,7 @@ func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
 			"to": model.QueueDeclined, "declineReasonCode": q.DeclineReasonCode, "declineReasonMessage": q.DeclineReasonMessage})
 		return nil
 	}
-	return f.tx.IndexWaiting(q)
+	return f.tx.IndexWaiting(q.ID, q.PrimaryTagID, q.CreatedAt)
 }
 
 func routingDefaults(c routing.Config) routing.Config {

@@ -230,7 +230,7 @@ func (f *flow) putQueueEntry(c *model.Call, t *model.Ticket) error {
 			return err
 		}
 	}
-	return tx.PutQueueEntry(q)
+	return tx.PutQueueEntry(*q)
 }
 
 // Existing answers a channelId the state already holds, as the first call

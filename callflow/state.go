@@ -18,7 +18,7 @@ func (f *flow) setQueue(q *model.QueueEntry, t *model.Ticket, to string, data ma
 		}
 	}
 	if to == model.QueueWaitingForAgent && from != to {
-		if err := f.tx.IndexWaiting(q); err != nil {
+		if err := f.tx.IndexWaiting(q.ID, q.PrimaryTagID, q.CreatedAt); err != nil {
 			return err
 		}
 	}
@@ -32,7 +32,7 @@ func (f *flow) setQueue(q *model.QueueEntry, t *model.Ticket, to string, data ma
 	}
 	data["queueId"], data["from"], data["to"] = q.ID, from, to
 	f.event(t, "queueStatusChanged", data)
-	return f.tx.PutQueueEntry(q)
+	return f.tx.PutQueueEntry(*q)
 }
 
 // decline ends a waiting call without an agent.

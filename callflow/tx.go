@@ -46,13 +46,16 @@ type Tx interface {
 	IndexChannel(channelID string, ticketID int64) error
 
 	QueueEntry(id int64) (*model.QueueEntry, error)
-	PutQueueEntry(q *model.QueueEntry) error
+	// PutQueueEntry takes the entry by value: a pointer handed to an
+	// interface escapes, and callReceived's new entry would cost an
+	// allocation more.
+	PutQueueEntry(q model.QueueEntry) error
 	NextQueueSeq() (uint64, error)
 
 	// Waiting lists the waiting index (waitingForAgent entries) in
 	// arrival order; IndexWaiting and UnindexWaiting keep it.
 	Waiting() []routing.Entry
-	IndexWaiting(q *model.QueueEntry) error
+	IndexWaiting(queueID, tag int64, createdAt time.Time) error
 	UnindexWaiting(queueID int64) error
 
 	Presence(userID int64) (*model.Presence, error)
@@ -66,11 +69,11 @@ type Tx interface {
 	IndexIdle(since time.Time, userID int64) error
 	UnindexIdle(since time.Time, userID int64) error
 
-	// Online reports whether the agent is in the online index; Skills
-	// what it stores for them; EachOnline walks it until fn says stop.
+	// Online reports whether the agent is in the online index; AnyOnline
+	// whether serves(skills, tag) holds for an agent in it (serves is a
+	// plain function, not a closure, so asking allocates nothing).
 	Online(userID int64) bool
-	Skills(userID int64) []int64
-	EachOnline(fn func(userID int64, skills []int64) (more bool))
+	AnyOnline(tag int64, serves func(skills []int64, tag int64) bool) bool
 	IndexOnline(userID int64, skills []int64) error
 	UnindexOnline(userID int64) error
 

@@ -60,8 +60,8 @@ func (x schemaTx) IndexChannel(channelID string, ticketID int64) error {
 }
 
 func (x schemaTx) QueueEntry(id int64) (*model.QueueEntry, error) { return getQueueEntry(x.tx, id) }
-func (x schemaTx) PutQueueEntry(q *model.QueueEntry) error {
-	return writeQueueEntry(x.tx.Bucket(bucketQueues), q)
+func (x schemaTx) PutQueueEntry(q model.QueueEntry) error {
+	return writeQueueEntry(x.tx.Bucket(bucketQueues), &q)
 }
 
 func (x schemaTx) NextQueueSeq() (uint64, error) {
@@ -74,9 +74,9 @@ func (x schemaTx) NextQueueSeq() (uint64, error) {
 
 func (x schemaTx) Waiting() []routing.Entry { return waitingEntries(x.tx) }
 
-func (x schemaTx) IndexWaiting(q *model.QueueEntry) error {
-	if err := x.tx.Bucket(bucketWaiting).Put(u64(q.ID), waitingValue(q)); err != nil {
-		return fmt.Errorf("index queue entry %d: %w", q.ID, err)
+func (x schemaTx) IndexWaiting(id, tag int64, createdAt time.Time) error {
+	if err := x.tx.Bucket(bucketWaiting).Put(u64(id), waitingValue(tag, createdAt)); err != nil {
+		return fmt.Errorf("index queue entry %d: %w", id, err)
 	}
 	return nil
 }
@@ -129,17 +129,14 @@ func (x schemaTx) Online(userID int64) bool {
 	return x.tx.Bucket(bucketAgentsOnline).Get(u64(userID)) != nil
 }
 
-func (x schemaTx) Skills(userID int64) []int64 {
-	return skillsOf(x.tx.Bucket(bucketAgentsOnline).Get(u64(userID)))
-}
-
-func (x schemaTx) EachOnline(fn func(userID int64, skills []int64) bool) {
+func (x schemaTx) AnyOnline(tag int64, serves func([]int64, int64) bool) bool {
 	c := x.tx.Bucket(bucketAgentsOnline).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if !fn(fromU64(k), skillsOf(v)) {
-			return
+		if serves(skillsOf(v), tag) {
+			return true
 		}
 	}
+	return false
 }
 
 func (x schemaTx) IndexOnline(userID int64, skills []int64) error {

@@ -6,7 +6,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/enneo-edge/enneo-edge/model"
 	"github.com/enneo-edge/enneo-edge/routing"
 )
 
@@ -14,10 +13,10 @@ import (
 // agents_idle (idle since, user ID -> nil) and agents_online (user ID ->
 // skill tag IDs). callflow keeps them in step with the records.
 
-func waitingValue(q *model.QueueEntry) []byte {
+func waitingValue(tag int64, createdAt time.Time) []byte {
 	v := make([]byte, 16)
-	binary.BigEndian.PutUint64(v, uint64(q.PrimaryTagID))
-	binary.BigEndian.PutUint64(v[8:], uint64(q.CreatedAt.UnixNano()))
+	binary.BigEndian.PutUint64(v, uint64(tag))
+	binary.BigEndian.PutUint64(v[8:], uint64(createdAt.UnixNano()))
 	return v
 }
 

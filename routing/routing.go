@@ -30,8 +30,11 @@ type Agent struct {
 
 // Serves reports whether the agent has the skill an entry with tag needs;
 // an entry without a tag (0) is served by every agent.
-func (a *Agent) Serves(tag int64) bool {
-	return tag == 0 || slices.Contains(a.Skills, tag)
+func (a *Agent) Serves(tag int64) bool { return Serves(a.Skills, tag) }
+
+// Serves reports whether an agent with skills serves an entry with tag.
+func Serves(skills []int64, tag int64) bool {
+	return tag == 0 || slices.Contains(skills, tag)
 }
 
 // Routable reports whether the agent may be offered a call now: idle and
