@@ -2,11 +2,7 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	json "github.com/goccy/go-json"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/model"
@@ -46,18 +42,4 @@ func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64
 		return err
 	})
 	return id, err
-}
-
-func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
-	c := tx.Bucket(bucketPresence).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		p := new(model.Presence)
-		if err := json.Unmarshal(v, p); err != nil {
-			return fmt.Errorf("decode presence of %d: %w", fromU64(k), err)
-		}
-		if err := fn(p); err != nil {
-			return err
-		}
-	}
-	return nil
 }
