@@ -4,37 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
-// PutAgent creates or replaces an agent's name, skills and raw data. New
-// skills take effect at once: a logged-in agent's routing index is
-// rewritten and waiting calls are offered again.
+// PutAgent creates or replaces an agent's name, skills and raw data in
+// one transaction (callflow.Machine.PutAgent).
 func (s *Store) PutAgent(ctx context.Context, a model.Agent) (model.Agent, error) {
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		f := s.newFlow(tx)
-		a.CreatedAt, a.UpdatedAt = f.now, f.now
-		if old, err := getAgent(tx, a.ID); err == nil {
-			a.CreatedAt = old.CreatedAt
-		} else if !isNotFound(err) {
-			return err
-		}
-		if err := putJSON(tx.Bucket(bucketAgents), u64(a.ID), &a, fmt.Sprintf("agent %d", a.ID)); err != nil {
-			return err
-		}
-		if tx.Bucket(bucketAgentsOnline).Get(u64(a.ID)) != nil {
-			if err := f.indexOnline(a.ID); err != nil {
-				return err
-			}
-		}
-		if _, err := f.dispatch(); err != nil {
-			return err
-		}
-		return f.flush()
+	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
+		var err error
+		a, err = s.flow.PutAgent(tx, now, a)
+		return err
 	})
 	return a, err
 }

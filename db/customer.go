@@ -1,7 +1,6 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -135,37 +134,4 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 		}
 		return tx.Bucket(bucketCustomers).Delete([]byte(id))
 	})
-}
-
-// identify fills the ticket's customer and contract: by customerId or
-// contractId when the call names them, else by the caller's number. It
-// returns how the customer was found, or "".
-func identify(tx *bolt.Tx, c *model.Call, e164 string, t *model.Ticket) string {
-	t.CustomerID, t.ContractID = c.CustomerID, c.ContractID
-	switch {
-	case c.CustomerID != "":
-		// The edge's directory may be partial: a given ID is kept as is,
-		// and completed with the contract when the customer has just one.
-		if cust, err := getCustomer(tx, c.CustomerID); err == nil && t.ContractID == "" && len(cust.ContractIDs) == 1 {
-			t.ContractID = cust.ContractIDs[0]
-		}
-		return "customerId"
-	case c.ContractID != "":
-		if v := tx.Bucket(bucketCustomersByContr).Get([]byte(c.ContractID)); v != nil {
-			t.CustomerID = string(v)
-		}
-		return "contractId"
-	case e164 != "":
-		prefix := append([]byte(e164), 0)
-		k, _ := tx.Bucket(bucketCustomersByPhone).Cursor().Seek(prefix)
-		if k == nil || !bytes.HasPrefix(k, prefix) {
-			return ""
-		}
-		t.CustomerID = string(k[len(prefix):])
-		if cust, err := getCustomer(tx, t.CustomerID); err == nil && len(cust.ContractIDs) == 1 {
-			t.ContractID = cust.ContractIDs[0]
-		}
-		return "phone"
-	}
-	return ""
 }

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/db/engine"
 	"github.com/enneo-edge/enneo-edge/routing"
 )
@@ -55,15 +56,16 @@ type Options struct {
 }
 
 // Store is the edge's database: the schema (buckets, keys, typed
-// accessors) and its use cases on top of the storage engine (package
-// engine), which owns the file, the group commit and the log.
+// accessors) on top of the storage engine (package engine), which owns the
+// file, the group commit and the log. Its call-flow methods open one
+// transaction each and hand it to package callflow, which decides.
 type Store struct {
 	eng  *engine.Engine
 	path string
-	site int64
 	now  func() time.Time
-
-	routing routing.Config
+	// flow applies the call domain's use cases inside the store's
+	// transactions (package callflow).
+	flow *callflow.Machine
 
 	beforeCountFix func() // tests: runs in EstablishCounts between its walk and its fix
 }
@@ -104,11 +106,10 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		eng:     eng,
-		path:    path,
-		site:    int64(o.SiteID),
-		now:     o.Now,
-		routing: routingDefaults(o.Routing),
+		eng:  eng,
+		path: path,
+		now:  o.Now,
+		flow: callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
 	}, nil
 }
 

@@ -1,8 +1,7 @@
 package db
 
 import (
-	"errors"
-
+	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
@@ -10,8 +9,8 @@ import (
 // them to status codes in one table.
 var (
 	// ErrNotFound is returned by lookups of a ticket, customer or queue
-	// entry the edge does not hold.
-	ErrNotFound = errors.New("not found")
+	// entry the edge does not hold (callflow's, so both rooms return one).
+	ErrNotFound = callflow.ErrNotFound
 
 	// ErrClosed is returned when a write is submitted after Close began.
 	ErrClosed = engine.ErrClosed
@@ -43,6 +42,6 @@ var (
 
 	// ErrConflict is returned when a request contradicts the current state:
 	// an ifCurrent that does not match, an agent set idle or connected
-	// while on another call, a call connected after it ended.
-	ErrConflict = errors.New("conflict")
+	// while on another call, a call connected after it ended (callflow's).
+	ErrConflict = callflow.ErrConflict
 )

@@ -332,7 +332,7 @@ func onlineAgents(tx *bolt.Tx) []routing.Agent {
 	var out []routing.Agent
 	c := tx.Bucket(bucketAgentsOnline).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		out = append(out, routing.Agent{ID: fromU64(k), Status: routing.Idle, Skills: skillsOf(v)})
+		out = append(out, routing.Agent{ID: fromU64(k), Status: model.PresenceIdle, Skills: skillsOf(v)})
 	}
 	return out
 }

@@ -46,17 +46,6 @@ var (
 	metaCustomersExact  = []byte("customers_count_exact")
 )
 
-// IDs are site-specific and readable: 1 SSSS NNNNNNNNNNN, that is
-// 10^15 + site·10^11 + sequence. Every site gets 10^11 IDs, the largest ID
-// (site 9999) stays below 2^53 so JavaScript reads it exactly, and the
-// range sits far above central enneo's own IDs.
-const (
-	idBase    = 1_000_000_000_000_000
-	idPerSite = 100_000_000_000
-)
-
-func siteID(site int64, seq uint64) int64 { return idBase + site*idPerSite + int64(seq) }
-
 func u64(v int64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], uint64(v))

@@ -8,6 +8,7 @@ import (
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -15,10 +16,10 @@ import (
 // callReceived, agentConnected and callCompleted are POSTed to
 // /telephony/<kind>; routingStatus is PATCHed to /profile/{UserID}/routingStatus.
 const (
-	KindCallReceived   = "callReceived"
-	KindAgentConnected = "agentConnected"
-	KindCallCompleted  = "callCompleted"
-	KindRoutingStatus  = "routingStatus"
+	KindCallReceived   = callflow.KindCallReceived
+	KindAgentConnected = callflow.KindAgentConnected
+	KindCallCompleted  = callflow.KindCallCompleted
+	KindRoutingStatus  = callflow.KindRoutingStatus
 )
 
 // OutboxRecord is one request waiting to be forwarded to central enneo.

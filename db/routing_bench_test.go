@@ -40,7 +40,7 @@ func benchCreateCallTx(b *testing.B, s *Store) {
 	err := s.eng.Bolt().Update(func(tx *bolt.Tx) error {
 		for b.Loop() {
 			i++
-			_, err := s.createCall(tx, NewCall{Call: model.Call{Routing: model.RoutingNative, Direction: model.DirectionIn,
+			_, err := s.flow.CreateCall(schemaTx{tx}, s.now(), NewCall{Call: model.Call{Routing: model.RoutingNative, Direction: model.DirectionIn,
 				Status: model.StatusOpen, ChannelID: fmt.Sprint("b", i), Phone: "+4930123456",
 				Transcript: []model.TranscriptEntry{{Speaker: "customer", Message: "Guten Tag"}}}, CallerE164: "+4930123456"})
 			if err != nil {

@@ -47,7 +47,7 @@ func (s *Store) Routing(rq RoutingQuery) (*model.RoutingAnswer, error) {
 			pos := position(tx, q)
 			ans.PositionDetails.Position = pos
 			ans.PositionDetails.EstimatedWaitingTimeInSeconds = routing.EstimatedWait(pos, len(matching),
-				routing.AverageHandle(handleTimes(tx), s.routing.DefaultHandleTime))
+				routing.AverageHandle(handleTimes(tx), s.flow.Routing().DefaultHandleTime))
 		}
 		return nil
 	})

@@ -100,6 +100,20 @@ func putPresence(tx *bolt.Tx, p *model.Presence) error {
 	return putJSON(tx.Bucket(bucketPresence), u64(p.UserID), p, fmt.Sprintf("presence of %d", p.UserID))
 }
 
+func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
+	c := tx.Bucket(bucketPresence).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		p := new(model.Presence)
+		if err := json.Unmarshal(v, p); err != nil {
+			return fmt.Errorf("decode presence of %d: %w", fromU64(k), err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Presence returns an agent's routing status (offline when never seen).
 func (s *Store) Presence(userID int64) (*model.Presence, error) {
 	var p *model.Presence

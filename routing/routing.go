@@ -1,26 +1,15 @@
 // Package routing is the edge's automatic call distributor for
 // routing=native calls, as pure decisions: given the waiting queue entries,
 // the agents and the time, it says who gets which call and which timers
-// have run out. It does no I/O; package db applies its decisions inside the
+// have run out. It does no I/O; package callflow applies its decisions inside the
 // same bbolt transaction as the event that triggered them, so every
 // decision is durable before anyone is told about it.
 package routing
 
 import (
+	"github.com/enneo-edge/enneo-edge/model"
 	"slices"
 	"time"
-)
-
-// Presence values of an agent's call routing status (enneo's enum). They
-// repeat model's constants so this package depends on nothing.
-const (
-	Idle           = "idle"
-	BeingConnected = "beingConnected"
-	Interacting    = "interacting"
-	ACW            = "acw"
-	NotResponding  = "notResponding"
-	Unavailable    = "unavailable"
-	Offline        = "offline"
 )
 
 // Agent is what routing needs to know about one agent.
@@ -41,16 +30,19 @@ type Agent struct {
 
 // Serves reports whether the agent has the skill an entry with tag needs;
 // an entry without a tag (0) is served by every agent.
-func (a *Agent) Serves(tag int64) bool {
-	return tag == 0 || slices.Contains(a.Skills, tag)
+func (a *Agent) Serves(tag int64) bool { return Serves(a.Skills, tag) }
+
+// Serves reports whether an agent with skills serves an entry with tag.
+func Serves(skills []int64, tag int64) bool {
+	return tag == 0 || slices.Contains(skills, tag)
 }
 
 // Routable reports whether the agent may be offered a call now: idle and
 // holding no call (so an agent never gets two calls at once).
-func (a *Agent) Routable() bool { return a.Status == Idle && a.Ticket == 0 }
+func (a *Agent) Routable() bool { return a.Status == model.PresenceIdle && a.Ticket == 0 }
 
 // Online reports whether the agent is logged in (any status but offline).
-func (a *Agent) Online() bool { return a.Status != Offline && a.Status != "" }
+func (a *Agent) Online() bool { return a.Status != model.PresenceOffline && a.Status != "" }
 
 // Entry is a queue entry waiting for an agent.
 type Entry struct {
@@ -167,9 +159,9 @@ func DueAt(cfg Config, now time.Time, agents []Agent, waiting []Entry) Due {
 			acw = a.ACW
 		}
 		switch {
-		case a.Status == BeingConnected && !now.Before(a.Since.Add(ring)):
+		case a.Status == model.PresenceBeingConnected && !now.Before(a.Since.Add(ring)):
 			d.RingExpired = append(d.RingExpired, a.ID)
-		case a.Status == ACW && !now.Before(a.Since.Add(acw)):
+		case a.Status == model.PresenceACW && !now.Before(a.Since.Add(acw)):
 			d.ACWDone = append(d.ACWDone, a.ID)
 		}
 	}

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"github.com/enneo-edge/enneo-edge/model"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -18,7 +19,7 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 func TestAssign(t *testing.T) {
 	idle := func(id int64, since int, skills ...int64) Agent {
-		return Agent{ID: id, Status: Idle, Since: at(since), Skills: skills}
+		return Agent{ID: id, Status: model.PresenceIdle, Since: at(since), Skills: skills}
 	}
 	tests := []struct {
 		name    string
@@ -27,7 +28,7 @@ func TestAssign(t *testing.T) {
 		want    []Assignment
 	}{
 		{"nobody waiting", nil, []Agent{idle(1, 0)}, nil},
-		{"nobody idle", []Entry{{ID: 1}}, []Agent{{ID: 1, Status: Unavailable}}, nil},
+		{"nobody idle", []Entry{{ID: 1}}, []Agent{{ID: 1, Status: model.PresenceUnavailable}}, nil},
 		{"longest idle first", []Entry{{ID: 1}}, []Agent{idle(1, 5), idle(2, 3), idle(3, 4)}, []Assignment{{1, 2}}},
 		{"tie broken by ID", []Entry{{ID: 1}}, []Agent{idle(9, 3), idle(4, 3)}, []Assignment{{1, 4}}},
 		{"arrival order by ID, not slice order", []Entry{{ID: 7}, {ID: 3}}, []Agent{idle(1, 0)}, []Assignment{{3, 1}}},
@@ -36,9 +37,9 @@ func TestAssign(t *testing.T) {
 		{"no skill, no call", []Entry{{ID: 1, Tag: 46}}, []Agent{idle(1, 0, 47)}, nil},
 		{"untagged call for anyone", []Entry{{ID: 1}}, []Agent{idle(1, 0, 47)}, []Assignment{{1, 1}}},
 		{"unserved entry does not block later ones", []Entry{{ID: 1, Tag: 46}, {ID: 2, Tag: 47}}, []Agent{idle(1, 0, 47)}, []Assignment{{2, 1}}},
-		{"idle but holding a call", []Entry{{ID: 1}}, []Agent{{ID: 1, Status: Idle, Ticket: 5}}, nil},
+		{"idle but holding a call", []Entry{{ID: 1}}, []Agent{{ID: 1, Status: model.PresenceIdle, Ticket: 5}}, nil},
 		{"acw, beingConnected, notResponding are not routable", []Entry{{ID: 1}},
-			[]Agent{{ID: 1, Status: ACW}, {ID: 2, Status: BeingConnected}, {ID: 3, Status: NotResponding}, {ID: 4, Status: Interacting}}, nil},
+			[]Agent{{ID: 1, Status: model.PresenceACW}, {ID: 2, Status: model.PresenceBeingConnected}, {ID: 3, Status: model.PresenceNotResponding}, {ID: 4, Status: model.PresenceInteracting}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +56,7 @@ func TestAssign(t *testing.T) {
 // if every earlier one is.
 func TestAssignProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	statuses := []string{Idle, Idle, Idle, BeingConnected, Interacting, ACW, Unavailable, Offline}
+	statuses := []string{model.PresenceIdle, model.PresenceIdle, model.PresenceIdle, model.PresenceBeingConnected, model.PresenceInteracting, model.PresenceACW, model.PresenceUnavailable, model.PresenceOffline}
 	for round := range 2000 {
 		var waiting []Entry
 		for i := range rng.IntN(8) {
@@ -106,11 +107,11 @@ func TestAssignProperties(t *testing.T) {
 func TestDueAt(t *testing.T) {
 	cfg := Config{RingTimeout: 20 * time.Second, ACW: 30 * time.Second, MaxWait: time.Minute}
 	agents := []Agent{
-		{ID: 1, Status: BeingConnected, Since: at(0)},
-		{ID: 2, Status: BeingConnected, Since: at(5)},
-		{ID: 3, Status: ACW, Since: at(0)},
-		{ID: 4, Status: Idle, Since: at(0)},
-		{ID: 5, Status: NotResponding, Since: at(0)},
+		{ID: 1, Status: model.PresenceBeingConnected, Since: at(0)},
+		{ID: 2, Status: model.PresenceBeingConnected, Since: at(5)},
+		{ID: 3, Status: model.PresenceACW, Since: at(0)},
+		{ID: 4, Status: model.PresenceIdle, Since: at(0)},
+		{ID: 5, Status: model.PresenceNotResponding, Since: at(0)},
 	}
 	waiting := []Entry{{ID: 1, CreatedAt: at(-40)}, {ID: 2, CreatedAt: at(0)}}
 	tests := []struct {
@@ -156,7 +157,7 @@ func TestPositionAndEstimate(t *testing.T) {
 	if got := AverageHandle([]time.Duration{time.Minute, 3 * time.Minute}, 0); got != 2*time.Minute {
 		t.Errorf("AverageHandle = %s", got)
 	}
-	agents := []Agent{{ID: 3, Status: Idle, Skills: []int64{46}}, {ID: 1, Status: Unavailable}, {ID: 2, Status: Offline, Skills: []int64{46}}}
+	agents := []Agent{{ID: 3, Status: model.PresenceIdle, Skills: []int64{46}}, {ID: 1, Status: model.PresenceUnavailable}, {ID: 2, Status: model.PresenceOffline, Skills: []int64{46}}}
 	if got := OnlineServing(46, agents); !slices.Equal(got, []int64{3}) {
 		t.Errorf("OnlineServing(46) = %v", got)
 	}
@@ -198,10 +199,10 @@ func TestDueAtUsesTheLinesTimers(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := Config{RingTimeout: 20 * time.Second, ACW: 30 * time.Second}
 	agents := []Agent{
-		{ID: 1, Status: BeingConnected, Since: t0, Ticket: 9, RingTimeout: 5 * time.Second},
-		{ID: 2, Status: BeingConnected, Since: t0, Ticket: 8},
-		{ID: 3, Status: ACW, Since: t0, Ticket: 7, ACW: 2 * time.Second},
-		{ID: 4, Status: ACW, Since: t0, Ticket: 6},
+		{ID: 1, Status: model.PresenceBeingConnected, Since: t0, Ticket: 9, RingTimeout: 5 * time.Second},
+		{ID: 2, Status: model.PresenceBeingConnected, Since: t0, Ticket: 8},
+		{ID: 3, Status: model.PresenceACW, Since: t0, Ticket: 7, ACW: 2 * time.Second},
+		{ID: 4, Status: model.PresenceACW, Since: t0, Ticket: 6},
 	}
 	d := DueAt(cfg, t0.Add(5*time.Second), agents, nil)
 	if fmt.Sprint(d.RingExpired, d.ACWDone) != "[1] [3]" {

@@ -44,6 +44,28 @@ var rules = []rule{
 		},
 	},
 	{
+		from: module + "/callflow",
+		why: "the call domain decides on what db's transaction API hands it: it may reach model and routing, " +
+			"never storage (db, bbolt), HTTP (server) or central (upstream)",
+		transitive: true,
+		forbidden: func(p string) bool {
+			if under(p, "go.etcd.io/bbolt") {
+				return true
+			}
+			own := p == module || strings.HasPrefix(p, module+"/")
+			return own && !under(p, module+"/callflow") && !under(p, module+"/model") && !under(p, module+"/routing")
+		},
+	},
+	{
+		from:       module + "/routing",
+		why:        "routing/ is the distributor's pure decisions: it may use model's types and constants, nothing else of the module",
+		transitive: true,
+		forbidden: func(p string) bool {
+			own := p == module || strings.HasPrefix(p, module+"/")
+			return under(p, "go.etcd.io/bbolt") || (own && !under(p, module+"/routing") && !under(p, module+"/model"))
+		},
+	},
+	{
 		from:      module + "/server",
 		why:       "server/ is HTTP only: it reaches the file through db, never through bbolt",
 		forbidden: func(p string) bool { return under(p, "go.etcd.io/bbolt") },
