@@ -59,6 +59,15 @@ type TranscriptEntry struct {
 	Timestamp string `json:"timestamp,omitempty"`
 }
 
+// CustomerNumber is the number that identifies the customer: the caller's
+// (phone) on an inbound call, the one dialled (to) on an outbound call.
+func (c *Call) CustomerNumber() string {
+	if c.Direction == DirectionOut {
+		return c.To
+	}
+	return c.Phone
+}
+
 // Human is the person on the line of an outbound call, or 0: agentId wins
 // over userId because it is the newer, outbound-specific field.
 func (c *Call) Human() int64 {

@@ -108,3 +108,11 @@ func TestDecodeCallSpeakers(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomerNumber(t *testing.T) {
+	in := Call{Direction: DirectionIn, Phone: "+4930111", To: "+4930999"}
+	out := Call{Direction: DirectionOut, Phone: "+4930111", To: "+4930999"}
+	if in.CustomerNumber() != "+4930111" || out.CustomerNumber() != "+4930999" {
+		t.Fatalf("inbound %q, outbound %q", in.CustomerNumber(), out.CustomerNumber())
+	}
+}

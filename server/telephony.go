@@ -31,11 +31,9 @@ func (s *Server) callReceived(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	nc := db.NewCall{Call: call}
-	number := call.Phone
-	if call.Direction == model.DirectionOut {
-		number = call.To
-	}
-	if number != "" {
+	// Normalised here, outside the transaction: CPU work that must not
+	// hold up the group commit.
+	if number := call.CustomerNumber(); number != "" {
 		nc.CallerE164, _ = s.phone.E164(number)
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.limits.CommitTimeout)
