@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,24 +8,8 @@ import (
 	"testing"
 
 	"github.com/enneo-edge/enneo-edge/config"
-	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
-
-func openStore(t *testing.T, path string) (*db.Store, func()) {
-	t.Helper()
-	store, err := db.Open(path, db.Options{SiteID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go store.Run(ctx)
-	return store, func() {
-		cancel()
-		if err := store.Close(); err != nil {
-			t.Error(err)
-		}
-	}
-}
 
 // TestFailedBindGeneratesNoToken: with the port taken, serve exits before
 // any token is made, so the next start that binds shows its tokens.
@@ -49,7 +32,7 @@ func TestFailedBindGeneratesNoToken(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "generated-tokens")); err == nil {
 		t.Fatal("a token was generated for a start that could not bind")
 	}
-	store, done := openStore(t, dbPath)
+	store, done := edgetest.OpenStore(t, dbPath)
 	defer done()
 	if s, _ := store.APIToken(); s != "" {
 		t.Fatalf("a token was stored for a start that could not bind: %q", s)

@@ -12,24 +12,8 @@ import (
 
 	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/config"
-	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
-
-func openStore(t *testing.T, path string) (*db.Store, func()) {
-	t.Helper()
-	store, err := db.Open(path, db.Options{SiteID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go store.Run(ctx)
-	return store, func() {
-		cancel()
-		if err := store.Close(); err != nil {
-			t.Error(err)
-		}
-	}
-}
 
 // TestGeneratedTokensAreShownOnceAndStoredAsHashes: the first start writes
 // a pbx and an admin token to a file only its user can read, prints where
@@ -43,7 +27,7 @@ func TestGeneratedTokensAreShownOnceAndStoredAsHashes(t *testing.T) {
 	var first, second bytes.Buffer
 	var opts []auth.Options
 	for _, out := range []*bytes.Buffer{&first, &second} {
-		store, done := openStore(t, cfg.Storage.Path)
+		store, done := edgetest.OpenStore(t, cfg.Storage.Path)
 		o, err := apiTokens(cfg, store, out, quiet)
 		done()
 		if err != nil {
@@ -94,7 +78,7 @@ func TestGeneratedTokensAreShownOnceAndStoredAsHashes(t *testing.T) {
 	}
 	// Configured tokens replace the generated ones.
 	cfg.Auth.Tokens = []config.Token{{Token: "configured-token-Qx7Lm2Vb9", Role: "pbx"}}
-	store, done := openStore(t, cfg.Storage.Path)
+	store, done := edgetest.OpenStore(t, cfg.Storage.Path)
 	defer done()
 	if o, _ := apiTokens(cfg, store, &second, quiet); len(o.Scoped) != 1 || o.Scoped[0].Role != auth.RolePBX || len(o.Digests) != 0 {
 		t.Fatalf("configured tokens ignored: %+v", o)
@@ -106,7 +90,7 @@ func TestGeneratedTokensAreShownOnceAndStoredAsHashes(t *testing.T) {
 func TestClearTokenFromEarlierVersionBecomesAHash(t *testing.T) {
 	cfg := config.Default()
 	cfg.Storage.Path = filepath.Join(t.TempDir(), "edge.db")
-	store, done := openStore(t, cfg.Storage.Path)
+	store, done := edgetest.OpenStore(t, cfg.Storage.Path)
 	defer done()
 	const old = "edge_an-old-token-stored-in-clear-0123456789"
 	if err := store.SetAPIToken(context.Background(), old); err != nil {
@@ -137,7 +121,7 @@ func TestBareConfiguredTokenKeepsFullAccessAndIsWarned(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Storage.Path = filepath.Join(t.TempDir(), "edge.db")
-	store, done := openStore(t, cfg.Storage.Path)
+	store, done := edgetest.OpenStore(t, cfg.Storage.Path)
 	defer done()
 	var logs bytes.Buffer
 	o, err := apiTokens(cfg, store, io.Discard, slog.New(slog.NewTextHandler(&logs, nil)))

@@ -6,6 +6,7 @@ package edgetest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/db"
 )
 
 // Build compiles the binary from the module root into a new temporary
@@ -159,5 +162,24 @@ func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", limit, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// OpenStore opens a database at path with its commit loop running, for
+// tests that read or prepare a file in process; the returned function
+// stops the loop and closes the file.
+func OpenStore(t testing.TB, path string) (*db.Store, func()) {
+	t.Helper()
+	store, err := db.Open(path, db.Options{SiteID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go store.Run(ctx)
+	return store, func() {
+		cancel()
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
