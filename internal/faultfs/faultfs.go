@@ -37,6 +37,9 @@ type FS struct {
 	files   map[uint64]*undo
 
 	// nsMu serialises namespace operations with their journal entries.
+	unmountMu sync.Mutex
+	unmounted bool
+
 	nsMu     sync.Mutex
 	journal  []nsOp
 	trashSeq int
@@ -139,11 +142,18 @@ func (f *FS) Cut() error {
 	return errors.Join(errs...)
 }
 
-// Unmount detaches the mount. Without Cut before, it is a clean shutdown:
+// Unmount detaches the mount; later calls do nothing. Without Cut before,
+// it is a clean shutdown:
 // everything written stays. It retries for up to 10 s while files are
 // still open (a killed process's descriptors close shortly after its
 // death), then detaches lazily.
 func (f *FS) Unmount() error {
+	f.unmountMu.Lock()
+	defer f.unmountMu.Unlock()
+	if f.unmounted {
+		return nil
+	}
+	f.unmounted = true
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if err = f.server.Unmount(); err == nil {
