@@ -74,10 +74,7 @@ func Mount(backing, mountpoint string) (*FS, error) {
 	}
 	f := &FS{backing: backing, mountpoint: mountpoint, files: map[uint64]*undo{}}
 	lr := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
-	lr.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fsys: f}
-	}
-	f.root = &node{LoopbackNode: fs.LoopbackNode{RootData: lr}, fsys: f}
+	f.root = &node{LoopbackNode: &fs.LoopbackNode{RootData: lr}, fsys: f}
 	lr.RootNode = f.root
 	// A leftover trash of an earlier run that was neither cut nor
 	// unmounted cleanly (its process died): its files were removed.

@@ -15,8 +15,13 @@ import (
 
 // node is a loopback node whose changes are journalled or saved for undo.
 type node struct {
-	fs.LoopbackNode
+	*fs.LoopbackNode
 	fsys *FS
+}
+
+// WrapChild makes every node the loopback creates one of ours.
+func (n *node) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	return &node{LoopbackNode: ops.(*fs.LoopbackNode), fsys: n.fsys}
 }
 
 func (n *node) isRoot() bool { return n == n.fsys.root }
