@@ -144,7 +144,7 @@ func powerLoss(t *testing.T, wal bool) {
 	onMount := writeConfig(t, dir, "mount.toml", mnt, wal)
 	onDisk := writeConfig(t, dir, "disk.toml", data, wal)
 	var all []ack
-	const cycles = 2
+	const cycles = 3
 	for cycle := range cycles {
 		fsys, err := faultfs.Mount(data, mnt)
 		if err != nil {
