@@ -15,7 +15,11 @@
 //
 // Unmount without Cut is a clean shutdown: everything written stays.
 // Available reports whether this machine can mount at all (/dev/fuse, and
-// root or fusermount3), for tests that must skip with a reason.
+// root or fusermount3); Require(t) skips a test with the reason when it
+// cannot, and fails it in CI (CI=true). Several mounts may live in one
+// process (one per node of a cluster test). Cut and Unmount are safe while
+// the process using the mount still runs; Unmount retries for 10 s while
+// its files are open, then detaches lazily.
 // cmd/faultfs runs the same thing as a separate process: SIGUSR1 cuts,
 // SIGTERM unmounts cleanly.
 //

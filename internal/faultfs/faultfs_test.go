@@ -18,12 +18,7 @@ import (
 // CI when FUSE is unavailable.
 func mount(t *testing.T) (backing, mnt string, fsys *FS) {
 	t.Helper()
-	if ok, why := Available(); !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE unavailable in CI: %s", why)
-		}
-		t.Skip("FUSE unavailable: " + why)
-	}
+	Require(t)
 	backing, mnt = t.TempDir(), t.TempDir()
 	fsys, err := Mount(backing, mnt)
 	if err != nil {

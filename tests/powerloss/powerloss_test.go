@@ -124,12 +124,7 @@ func load(url string, clients int, prefix string, stop <-chan struct{}) []ack {
 }
 
 func TestPowerLossKeepsAcknowledgedTickets(t *testing.T) {
-	if ok, why := faultfs.Available(); !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE unavailable in CI: %s", why)
-		}
-		t.Skip("FUSE unavailable (tests/powerloss needs /dev/fuse and root or fusermount3): " + why)
-	}
+	faultfs.Require(t)
 	for _, wal := range []bool{true, false} {
 		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) { powerLoss(t, wal) })
 	}

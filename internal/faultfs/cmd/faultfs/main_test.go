@@ -15,12 +15,7 @@ import (
 // The command mounts, cuts on SIGUSR1 and exits 0 with the backing
 // directory at its synced state.
 func TestSIGUSR1Cuts(t *testing.T) {
-	if ok, why := faultfs.Available(); !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE unavailable in CI: %s", why)
-		}
-		t.Skip("FUSE unavailable: " + why)
-	}
+	faultfs.Require(t)
 	bin := filepath.Join(t.TempDir(), "faultfs")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
