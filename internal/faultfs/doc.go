@@ -7,9 +7,11 @@
 //
 //	fsys, err := faultfs.Mount(backing, mountpoint) // both directories must exist
 //	// ... run a process with its files under mountpoint ...
+//	fsys.Pending()       // what a cut now would undo (files, pages, names)
 //	err = fsys.Cut()     // power loss: every later operation fails with EIO and the
 //	                     // backing directory is rolled back to the synced state
 //	// SIGKILL the process (after Cut: nothing it does now can reach the disk)
+//	d := fsys.Dropped()  // what the cut undid: files, pages, names
 //	err = fsys.Unmount() // detach the mount (retries while files are still open)
 //	// restart the process on backing (or Mount a fresh faultfs over it)
 //

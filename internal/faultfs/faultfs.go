@@ -28,8 +28,9 @@ type FS struct {
 	// mu is held shared by every operation that changes the backing
 	// directory and exclusively by Cut: an operation finished before the
 	// cut or fails with EIO, never half.
-	mu   sync.RWMutex
-	dead atomic.Bool
+	mu      sync.RWMutex
+	dead    atomic.Bool
+	dropped Unsynced
 
 	// filesMu guards files: the undo record of every inode written since
 	// its last sync.
@@ -117,7 +118,9 @@ func (f *FS) Cut() error {
 	f.dead.Store(true)
 	var errs []error
 	f.filesMu.Lock()
+	f.dropped.Files = len(f.files)
 	for ino, u := range f.files {
+		f.dropped.Pages += len(u.pages)
 		if err := u.restore(); err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: restore inode %d: %w", ino, err))
 		}
@@ -126,6 +129,7 @@ func (f *FS) Cut() error {
 	f.files = map[uint64]*undo{}
 	f.filesMu.Unlock()
 	f.nsMu.Lock()
+	f.dropped.Names = len(f.journal)
 	for i := len(f.journal) - 1; i >= 0; i-- {
 		if err := f.journal[i].undo(f.backing); err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: undo %s: %w", f.journal[i], err))
@@ -137,6 +141,36 @@ func (f *FS) Cut() error {
 		errs = append(errs, fmt.Errorf("faultfs: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Unsynced counts state a power loss would lose.
+type Unsynced struct {
+	Files int // files whose content or size differ from their last sync
+	Pages int // 4 KiB pages of synced content saved for them
+	Names int // namespace changes not yet committed (creates, renames, removals)
+}
+
+// Dropped reports what Cut undid (zero before it): a test can tell that
+// its cut hit unsynced state.
+func (f *FS) Dropped() Unsynced {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.dropped
+}
+
+// Pending reports what a Cut now would undo, so that a test can cut at a
+// moment that loses something (it may change before the Cut).
+func (f *FS) Pending() Unsynced {
+	f.filesMu.Lock()
+	u := Unsynced{Files: len(f.files)}
+	for _, r := range f.files {
+		u.Pages += len(r.pages)
+	}
+	f.filesMu.Unlock()
+	f.nsMu.Lock()
+	u.Names = len(f.journal)
+	f.nsMu.Unlock()
+	return u
 }
 
 // Unmount detaches the mount; later calls do nothing. Without Cut before,

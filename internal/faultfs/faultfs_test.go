@@ -132,6 +132,9 @@ func TestWrites(t *testing.T) {
 	}
 	f.Close()
 	g.Close()
+	if d := fsys.Dropped(); d.Files != 5 || d.Names != 1 {
+		t.Errorf("Dropped() = %+v, want 5 files (over, named, log, big, unsynced) and 1 name (unsynced)", d)
+	}
 	want(t, filepath.Join(backing, "synced"), "kept", false)
 	want(t, filepath.Join(backing, "unsynced"), "", true)
 	want(t, filepath.Join(backing, "over"), "0123456789", false)

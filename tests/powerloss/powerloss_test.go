@@ -151,7 +151,16 @@ func powerLoss(t *testing.T, wal bool) {
 		var acks []ack
 		done := make(chan struct{})
 		go func() { acks = load(e.URL, 6, fmt.Sprintf("p%d", cycle), stop); close(done) }()
-		time.Sleep(time.Duration(400+rand.IntN(800)) * time.Millisecond)
+		// Anywhere from the first calls to a few hundred commits in,
+		// at a moment with unsynced writes when one comes within 200 ms
+		// (without the log, bbolt's own fsyncs leave short windows).
+		time.Sleep(time.Duration(100+rand.IntN(1100)) * time.Millisecond)
+		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+			if p := fsys.Pending(); p.Files+p.Names > 0 {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
 		// Cut first: from here no write of the process reaches the
 		// disk, so an answer it still sends was synced before.
 		if err := fsys.Cut(); err != nil {
@@ -165,13 +174,13 @@ func powerLoss(t *testing.T, wal bool) {
 		if err := fsys.Unmount(); err != nil {
 			t.Fatal(err)
 		}
-		if len(acks) == 0 {
-			t.Fatalf("cycle %d: no call was acknowledged before the power loss\n%s", cycle, e.Logs)
-		}
-		t.Logf("cycle %d: %d calls acknowledged before the power loss", cycle, len(acks))
+		t.Logf("cycle %d: %d calls acknowledged before the power loss; it undid %+v", cycle, len(acks), fsys.Dropped())
 		all = append(all, acks...)
 	}
 
+	if len(all) == 0 {
+		t.Fatal("no call was acknowledged before any of the power losses")
+	}
 	e := edgetest.Start(t, binary, onDisk)
 	seen := map[int64]string{}
 	for _, a := range all {
