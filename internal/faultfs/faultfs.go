@@ -3,9 +3,11 @@ package faultfs
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,7 +111,21 @@ func (f *FS) Mountpoint() string { return f.mountpoint }
 // Cut is the power loss: from now on every operation on the mount fails
 // with EIO, and the backing directory is rolled back to what was synced.
 // Kill the processes using the mount after Cut, then Unmount.
-func (f *FS) Cut() error {
+func (f *FS) Cut() error { return f.cut(nil) }
+
+// CutTorn is a power loss in which some of the unsynced state had reached
+// the disk, as the page cache and the journal write back on their own:
+// every page changed since its file's last sync independently keeps its
+// new content or gets the synced one back, each file keeps its new size or
+// its synced one, and a random prefix of the uncommitted name changes
+// stays (the journal commits in order). Synced state always survives. The
+// same seed over the same state gives the same disk.
+func (f *FS) CutTorn(seed uint64) error {
+	return f.cut(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+}
+
+// cut rolls back everything (rng nil) or a random part of it.
+func (f *FS) cut(rng *rand.Rand) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead.Load() {
@@ -118,25 +134,38 @@ func (f *FS) Cut() error {
 	f.dead.Store(true)
 	var errs []error
 	f.filesMu.Lock()
-	f.dropped.Files = len(f.files)
-	for ino, u := range f.files {
-		f.dropped.Pages += len(u.pages)
-		if err := u.restore(); err != nil {
+	// In inode order, so that a seed gives the same result.
+	inos := make([]uint64, 0, len(f.files))
+	for ino := range f.files {
+		inos = append(inos, ino)
+	}
+	slices.Sort(inos)
+	for _, ino := range inos {
+		u := f.files[ino]
+		pages, err := u.restore(rng)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: restore inode %d: %w", ino, err))
 		}
+		f.dropped.Files++
+		f.dropped.Pages += pages
 		u.close()
 	}
 	f.files = map[uint64]*undo{}
 	f.filesMu.Unlock()
 	f.nsMu.Lock()
-	f.dropped.Names = len(f.journal)
-	for i := len(f.journal) - 1; i >= 0; i-- {
+	keep := 0
+	if rng != nil {
+		keep = rng.IntN(len(f.journal) + 1)
+	}
+	f.dropped.Names = len(f.journal) - keep
+	for i := len(f.journal) - 1; i >= keep; i-- {
 		if err := f.journal[i].undo(f.backing); err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: undo %s: %w", f.journal[i], err))
 		}
 	}
 	f.journal = nil
 	f.nsMu.Unlock()
+	// Removals that stay (committed or in the kept prefix) are final.
 	if err := os.RemoveAll(filepath.Join(f.backing, trashName)); err != nil {
 		errs = append(errs, fmt.Errorf("faultfs: %w", err))
 	}
@@ -150,8 +179,10 @@ type Unsynced struct {
 	Names int // namespace changes not yet committed (creates, renames, removals)
 }
 
-// Dropped reports what Cut undid (zero before it): a test can tell that
-// its cut hit unsynced state.
+// Dropped reports what Cut or CutTorn undid (zero before): a test can tell
+// that its cut hit unsynced state. After CutTorn, Files counts every file
+// that had unsynced changes and Pages the pages given their synced
+// content back.
 func (f *FS) Dropped() Unsynced {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

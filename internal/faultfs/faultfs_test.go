@@ -401,3 +401,76 @@ func TestConcurrentWritersAndCut(t *testing.T) {
 func record(w, i int) []byte {
 	return []byte(fmt.Sprintf("%-99s\n", fmt.Sprintf("writer %d record %d", w, i)))
 }
+
+// CutTorn leaves every unsynced page old or new, never a mixture within
+// it, each size old or new, a prefix of the name changes, and all synced
+// state; across seeds both outcomes occur.
+func TestCutTorn(t *testing.T) {
+	const pages = 8
+	old := bytes.Repeat([]byte("o"), pages*pageSize)
+	var sawOld, sawNew, sawOldSize, sawNewSize bool
+	prefixes := map[int]bool{}
+	for seed := range uint64(12) {
+		backing, mnt, fsys := mount(t)
+		write(t, filepath.Join(mnt, "synced"), "kept", 0, true)
+		write(t, filepath.Join(mnt, "f"), string(old), 0, true)
+		f, err := os.OpenFile(filepath.Join(mnt, "f"), os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(bytes.Repeat([]byte("n"), (pages+1)*pageSize), 0); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		for _, name := range []string{"a", "b", "c"} {
+			write(t, filepath.Join(mnt, name), name, 0, false)
+		}
+		if err := fsys.CutTorn(seed); err != nil {
+			t.Fatal(err)
+		}
+		want(t, filepath.Join(backing, "synced"), "kept", false)
+		b, err := os.ReadFile(filepath.Join(backing, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch len(b) {
+		case pages * pageSize:
+			sawOldSize = true
+		case (pages + 1) * pageSize:
+			sawNewSize = true
+			if !bytes.Equal(b[pages*pageSize:], bytes.Repeat([]byte("n"), pageSize)) {
+				t.Fatalf("seed %d: the appended page is not the written one", seed)
+			}
+		default:
+			t.Fatalf("seed %d: size %d, want %d or %d", seed, len(b), pages*pageSize, (pages+1)*pageSize)
+		}
+		for p := range pages {
+			pg := b[p*pageSize : (p+1)*pageSize]
+			switch {
+			case bytes.Equal(pg, old[:pageSize]):
+				sawOld = true
+			case bytes.Equal(pg, bytes.Repeat([]byte("n"), pageSize)):
+				sawNew = true
+			default:
+				t.Fatalf("seed %d: page %d is torn within: %q...", seed, p, pg[:16])
+			}
+		}
+		n := 0
+		for i, name := range []string{"a", "b", "c"} {
+			if _, err := os.Stat(filepath.Join(backing, name)); err == nil {
+				if n != i {
+					t.Fatalf("seed %d: %s kept without the names created before it", seed, name)
+				}
+				n++
+			}
+		}
+		prefixes[n] = true
+		if err := fsys.Unmount(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sawOld || !sawNew || !sawOldSize || !sawNewSize || len(prefixes) < 2 {
+		t.Fatalf("12 seeds gave too little variety: old pages %v, new pages %v, old size %v, new size %v, name prefixes %v",
+			sawOld, sawNew, sawOldSize, sawNewSize, prefixes)
+	}
+}
