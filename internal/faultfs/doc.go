@@ -10,6 +10,8 @@
 //	fsys.Pending()       // what a cut now would undo (files, pages, names)
 //	err = fsys.Cut()     // power loss: every later operation fails with EIO and the
 //	                     // backing directory is rolled back to the synced state
+//	// or fsys.CutTorn(seed): the same, but a random part of the unsynced pages,
+//	// sizes and a prefix of the name changes stay, as if written back in time
 //	// SIGKILL the process (after Cut: nothing it does now can reach the disk)
 //	d := fsys.Dropped()  // what the cut undid: files, pages, names
 //	err = fsys.Unmount() // detach the mount (retries while files are still open)
@@ -52,9 +54,9 @@
 //
 // # What it does not model
 //
-//   - Torn or reordered writes inside one file: a file is either at its last
-//     sync or at its newest state for every byte, never a mixture of pages
-//     (db/engine/walpowerloss_test.go covers page mixtures in process).
+//   - Torn writes inside a 4 KiB page: with Cut a file is at its last sync
+//     for every byte; with CutTorn each page is wholly old or wholly new
+//     (db/engine/walpowerloss_test.go also tears meta pages in process).
 //   - Metadata other than names and sizes: mode, owner, times and xattrs
 //     are passed through and survive Cut.
 //   - Writable shared mmap is passed through like writes (the kernel sends
