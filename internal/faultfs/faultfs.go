@@ -156,6 +156,9 @@ func (f *FS) cut(rng *rand.Rand) error {
 	keep := 0
 	if rng != nil {
 		keep = rng.IntN(len(f.journal) + 1)
+		for keep > 0 && f.journal[keep-1].withNext {
+			keep-- // a rename and the target it replaced stay or go together
+		}
 	}
 	f.dropped.Names = len(f.journal) - keep
 	for i := len(f.journal) - 1; i >= keep; i-- {

@@ -474,3 +474,34 @@ func TestCutTorn(t *testing.T) {
 			sawOld, sawNew, sawOldSize, sawNewSize, prefixes)
 	}
 }
+
+// A rename over an existing file is atomic under CutTorn too: the old
+// target or the new one, never neither.
+func TestCutTornRenameOverIsAtomic(t *testing.T) {
+	outcomes := map[string]bool{}
+	for seed := range uint64(16) {
+		backing, mnt, fsys := mount(t)
+		write(t, filepath.Join(mnt, "target"), "old", 0, true)
+		write(t, filepath.Join(mnt, "tmp"), "new", 0, true)
+		syncDir(t, mnt)
+		if err := os.Rename(filepath.Join(mnt, "tmp"), filepath.Join(mnt, "target")); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.CutTorn(seed); err != nil {
+			t.Fatal(err)
+		}
+		target, terr := os.ReadFile(filepath.Join(backing, "target"))
+		tmp, _ := os.ReadFile(filepath.Join(backing, "tmp"))
+		got := fmt.Sprintf("target=%q(%v) tmp=%q", target, terr, tmp)
+		if got != `target="old"(<nil>) tmp="new"` && got != `target="new"(<nil>) tmp=""` {
+			t.Fatalf("seed %d: %s", seed, got)
+		}
+		outcomes[got] = true
+		if err := fsys.Unmount(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(outcomes) != 2 {
+		t.Fatalf("16 seeds gave only %v", outcomes)
+	}
+}
