@@ -25,8 +25,7 @@
 // the process using the mount still runs; Unmount retries for 10 s while
 // its files are open, then detaches lazily.
 // cmd/faultfs runs the same thing as a separate process: SIGUSR1 cuts,
-// SIGUSR2 cuts torn (-seed),
-// SIGTERM unmounts cleanly.
+// SIGUSR2 cuts torn (-seed), SIGTERM unmounts cleanly.
 //
 // # What it models
 //
