@@ -11,6 +11,12 @@ import (
 func Require(t testing.TB) {
 	t.Helper()
 	if ok, why := Available(); !ok {
+		// A machine without the device (a container without it passed
+		// in) cannot run the test whatever is installed; a missing
+		// fusermount3 in CI is .ci/run's fault and fails.
+		if _, err := os.Stat("/dev/fuse"); err != nil {
+			t.Skip("FUSE unavailable on this machine: " + why)
+		}
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("FUSE unavailable in CI: %s", why)
 		}
