@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/sdnotify"
-	"github.com/enneo-edge/enneo-edge/server"
 )
 
 // healthCheck is what feeds the watchdog: the commit loop commits a probe
@@ -72,8 +72,8 @@ func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), er
 
 // startAlerts logs outbox pauses, dead letters and an old backlog, and
 // keeps `systemctl status` current. The returned function stops it.
-func startAlerts(store *db.Store, upstream func() server.UpstreamStatus, log *slog.Logger) (stop func()) {
-	a := server.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
+func startAlerts(store *db.Store, upstream func() health.Upstream, log *slog.Logger) (stop func()) {
+	a := health.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.Run(ctx)
 	return func() { cancel(); a.Close() }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/retention"
 	"github.com/enneo-edge/enneo-edge/server"
 	"github.com/enneo-edge/enneo-edge/tlsconf"
@@ -64,8 +65,8 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 
 // status is what the status page, the alerts and the watchdog learn about
 // central.
-func (s *syncer) status() server.UpstreamStatus {
-	st := server.UpstreamStatus{Configured: s.fwd != nil}
+func (s *syncer) status() health.Upstream {
+	st := health.Upstream{Configured: s.fwd != nil}
 	if ob, err := s.store.OutboxStatus(); err == nil {
 		st.DeadLetters = ob.DeadLetters
 	}
@@ -76,7 +77,7 @@ func (s *syncer) status() server.UpstreamStatus {
 		st.Stuck = n
 	}
 	if s.puller != nil {
-		d := &server.DirectoryStatus{}
+		d := &health.Directory{}
 		if ds, err := s.store.DirectoryState(); err == nil && !ds.PulledAt.IsZero() {
 			at := ds.PulledAt
 			d.PulledAt, d.AgeSeconds, d.Agents, d.Lines = &at, time.Since(at).Seconds(), ds.Agents, ds.Lines

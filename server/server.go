@@ -20,6 +20,7 @@ import (
 
 	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/phone"
 )
 
@@ -59,7 +60,7 @@ type Server struct {
 	http   *fasthttp.Server
 
 	metrics   *Metrics
-	upstream  func() UpstreamStatus
+	upstream  func() health.Upstream
 	version   string
 	commit    string
 	started   time.Time

@@ -1,24 +1,27 @@
-package server
+package health
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/model"
 )
 
 // TestAlertsWarnOnChangesOnly feeds the watcher a scripted forwarder: each
 // change is logged once, a steady state is not repeated.
 func TestAlertsWarnOnChangesOnly(t *testing.T) {
-	e := newOpsEnv(t, opsConfig{})
-	if a := e.call(`{"channelId":"al-1"}`); a.code != 200 {
-		t.Fatal(a.raw)
-	}
+	store := storeWithCall(t, "al-1")
 	var logs bytes.Buffer
-	up := UpstreamStatus{Configured: true}
+	up := Upstream{Configured: true}
 	var lines []string
-	al := NewAlerts(e.store, func() UpstreamStatus { return up }, slog.New(slog.NewTextHandler(&logs, nil)),
+	al := NewAlerts(store, func() Upstream { return up }, slog.New(slog.NewTextHandler(&logs, nil)),
 		time.Hour, 0, func(s string) { lines = append(lines, s) })
 
 	steps := []struct {
@@ -56,13 +59,10 @@ func TestAlertsWarnOnChangesOnly(t *testing.T) {
 }
 
 func TestAlertsAirGappedIsQuiet(t *testing.T) {
-	e := newOpsEnv(t, opsConfig{})
-	if a := e.call(`{"channelId":"ag-1"}`); a.code != 200 {
-		t.Fatal(a.raw)
-	}
+	store := storeWithCall(t, "ag-1")
 	var logs bytes.Buffer
 	var line string
-	al := NewAlerts(e.store, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour, 0, func(s string) { line = s })
+	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour, 0, func(s string) { line = s })
 	al.check()
 	if logs.Len() != 0 {
 		t.Errorf("an air-gapped edge warned: %s", logs.String())
@@ -70,4 +70,17 @@ func TestAlertsAirGappedIsQuiet(t *testing.T) {
 	if line != "answering calls; air-gapped, 1 records kept for central" {
 		t.Errorf("status line %q", line)
 	}
+}
+
+// storeWithCall is a real database with one call received, so the outbox
+// holds one pending record.
+func storeWithCall(t *testing.T, channelID string) *db.Store {
+	t.Helper()
+	store, closeStore := edgetest.OpenStore(t, filepath.Join(t.TempDir(), "edge.db"))
+	t.Cleanup(closeStore)
+	if _, err := store.CreateCall(context.Background(), db.NewCall{Call: model.Call{Routing: model.RoutingNone,
+		Direction: model.DirectionIn, Status: model.StatusOpen, ChannelID: channelID}}); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
