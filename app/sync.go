@@ -47,16 +47,16 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 		s.fwd = upstream.New(store, client, log, nil, opt)
 		if every := u.PullInterval.Duration; every > 0 {
 			opt.OnAnswer = nil
-			s.puller = upstream.NewPuller(store, client, log, opt, every)
+			s.puller = upstream.NewPuller(store, client, log, nil, opt, every)
 		}
 	}
 	switch {
 	case s.fwd != nil && cfg.Retention.Synced.Duration > 0:
-		s.pruner = retention.New(store, log, cfg.Retention.Synced.Duration, 0, nil, nil)
+		s.pruner = retention.New(store, log, cfg.Retention.Synced.Duration, 0, nil)
 	case s.fwd == nil && cfg.Retention.AirGapped.Duration > 0:
 		// Nothing syncs without upstream: the only copy is kept for
 		// retention.air_gapped after its last change, then deleted.
-		s.pruner = retention.NewAirGapped(store, log, cfg.Retention.AirGapped.Duration, 0, nil, nil)
+		s.pruner = retention.NewAirGapped(store, log, cfg.Retention.AirGapped.Duration, 0, nil)
 		log.Info("air-gapped: tickets and their records are deleted after retention.air_gapped from their last change; export them before with enneo-edge export",
 			"keep", cfg.Retention.AirGapped.String())
 	}

@@ -69,8 +69,8 @@ func TestCountsFollowWrites(t *testing.T) {
 			if err := s.MarkDelivered(ctx, 1, 11); err != nil {
 				t.Fatal(err)
 			}
-			clk.add(2 * time.Hour)
-			if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 1 {
+			clk.Advance(2 * time.Hour)
+			if n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100); err != nil || n != 1 {
 				t.Fatalf("pruned %d %v, want 1", n, err)
 			}
 		}, 2, 2},

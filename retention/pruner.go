@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -24,8 +25,7 @@ const defaultBatch = 1000
 type Pruner struct {
 	store    *db.Store
 	log      *slog.Logger
-	now      func() time.Time
-	after    func(time.Duration) <-chan time.Time
+	clock    clock.Clock
 	keep     time.Duration
 	interval time.Duration
 	batch    int
@@ -39,24 +39,18 @@ type Pruner struct {
 
 // New builds a pruner keeping synced tickets for keep; it runs once at
 // start and then every interval (0 means an hour, or keep/10 when that is
-// shorter). now and after may be nil for the wall clock.
-func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
+// shorter). clk may be nil for the wall clock.
+func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
 	if interval <= 0 {
 		interval = min(time.Hour, max(keep/10, time.Second))
 	}
-	if now == nil {
-		now = time.Now
-	}
-	if after == nil {
-		after = time.After
-	}
-	return &Pruner{store: store, log: log, now: now, after: after, keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
+	return &Pruner{store: store, log: log, clock: clock.Or(clk), keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
 }
 
 // NewAirGapped is New for a site without upstream: it deletes tickets
 // whose last change is older than keep, with their records.
-func NewAirGapped(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
-	p := New(store, log, keep, interval, now, after)
+func NewAirGapped(store *db.Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
+	p := New(store, log, keep, interval, clk)
 	p.airGapped = true
 	return p
 }
@@ -79,7 +73,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.after(p.interval):
+		case <-p.clock.After(p.interval):
 		}
 	}
 }
@@ -87,7 +81,7 @@ func (p *Pruner) Run(ctx context.Context) {
 // Prune deletes every synced ticket older than the retention now, in
 // batches, and returns how many went.
 func (p *Pruner) Prune(ctx context.Context) (int, error) {
-	cutoff := p.now().Add(-p.keep)
+	cutoff := p.clock.Now().Add(-p.keep)
 	total := 0
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -45,7 +45,7 @@ var rules = []rule{
 	},
 	{
 		from: module + "/callflow",
-		why: "the call domain decides on what db's transaction API hands it: it may reach model and routing, " +
+		why: "the call domain decides on what db's transaction API hands it: it may reach model, routing and clock, " +
 			"never storage (db, bbolt), HTTP (server) or central (upstream)",
 		transitive: true,
 		forbidden: func(p string) bool {
@@ -53,16 +53,16 @@ var rules = []rule{
 				return true
 			}
 			own := p == module || strings.HasPrefix(p, module+"/")
-			return own && !under(p, module+"/callflow") && !under(p, module+"/model") && !under(p, module+"/routing")
+			return own && !under(p, module+"/callflow") && !under(p, module+"/model") && !under(p, module+"/routing") && !under(p, module+"/clock")
 		},
 	},
 	{
 		from:       module + "/routing",
-		why:        "routing/ is the distributor's pure decisions: it may use model's types and constants, nothing else of the module",
+		why:        "routing/ is the distributor's pure decisions: it may use model's types and constants and the clock/ seam, nothing else of the module",
 		transitive: true,
 		forbidden: func(p string) bool {
 			own := p == module || strings.HasPrefix(p, module+"/")
-			return under(p, "go.etcd.io/bbolt") || (own && !under(p, module+"/routing") && !under(p, module+"/model"))
+			return under(p, "go.etcd.io/bbolt") || (own && !under(p, module+"/routing") && !under(p, module+"/model") && !under(p, module+"/clock"))
 		},
 	},
 	{
