@@ -69,8 +69,6 @@ type Store struct {
 	// flow applies the call domain's use cases inside the store's
 	// transactions (package callflow).
 	flow *callflow.Machine
-
-	beforeCountFix func() // tests: runs in EstablishCounts between its walk and its fix
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
