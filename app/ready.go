@@ -14,10 +14,15 @@ import (
 	"github.com/enneo-edge/enneo-edge/sdnotify"
 )
 
+// readier is what the health check needs of the database (db.Store).
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
 // healthCheck is what feeds the watchdog: the commit loop commits a probe
 // (a full database still proves the loop alive: restarting would not free
 // space) and the listener answers /healthz.
-func healthCheck(store *db.Store, url string) func(context.Context) error {
+func healthCheck(store readier, url string) func(context.Context) error {
 	client := &http.Client{Transport: &http.Transport{
 		// Our own listener: the check is that it answers, not who it is.
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
@@ -46,7 +51,7 @@ func healthCheck(store *db.Store, url string) func(context.Context) error {
 // notifyReady tells systemd the service answers, once the listener is
 // proven to, and starts the watchdog when systemd asked for one. The
 // returned stop function ends the watchdog.
-func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), err error) {
+func notifyReady(store readier, url string, log *slog.Logger) (stop func(), err error) {
 	check := healthCheck(store, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err = check(ctx)

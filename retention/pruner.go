@@ -11,19 +11,26 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/clock"
-	"github.com/enneo-edge/enneo-edge/db"
 )
 
 // defaultBatch bounds one pruning transaction, so pruning a month of
 // tickets never holds the writer for long.
 const defaultBatch = 1000
 
+// Store is what the pruner needs of the database (db.Store): one bounded
+// batch of deletions per call, returning how many tickets (and, air-gapped,
+// records) it removed.
+type Store interface {
+	PruneSynced(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	PruneAirGapped(ctx context.Context, cutoff time.Time, limit int) (tickets, records int, err error)
+}
+
 // Pruner deletes synced tickets older than Keep, every Interval. Tickets
 // with records still on their way (pending or dead-lettered) are never
 // deleted. Build it with New, start it with Run, stop it by cancelling
 // Run's context and calling Close.
 type Pruner struct {
-	store    *db.Store
+	store    Store
 	log      *slog.Logger
 	clock    clock.Clock
 	keep     time.Duration
@@ -40,7 +47,7 @@ type Pruner struct {
 // New builds a pruner keeping synced tickets for keep; it runs once at
 // start and then every interval (0 means an hour, or keep/10 when that is
 // shorter). clk may be nil for the wall clock.
-func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
+func New(store Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
 	if interval <= 0 {
 		interval = min(time.Hour, max(keep/10, time.Second))
 	}
@@ -49,7 +56,7 @@ func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, clk cl
 
 // NewAirGapped is New for a site without upstream: it deletes tickets
 // whose last change is older than keep, with their records.
-func NewAirGapped(store *db.Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
+func NewAirGapped(store Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
 	p := New(store, log, keep, interval, clk)
 	p.airGapped = true
 	return p

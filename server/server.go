@@ -235,7 +235,13 @@ type readyCache struct {
 	err error
 }
 
-func (r *readyCache) check(store *db.Store) error {
+// readier is what the readiness check needs of the database (db.Store): a
+// probe commit through the commit loop.
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
+func (r *readyCache) check(store readier) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.at.IsZero() && time.Since(r.at) < readyInterval {

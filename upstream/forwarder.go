@@ -117,7 +117,7 @@ const (
 // per user for presence), Workers tickets at a time. Build it with New,
 // start it with Run, stop it by cancelling Run's context and calling Close.
 type Forwarder struct {
-	store  *db.Store
+	store  Outbox
 	client *http.Client
 	log    *slog.Logger
 	clock  clock.Clock
@@ -154,7 +154,7 @@ type counters struct {
 
 // New builds a forwarder. client may be nil for NewHTTPClient's; clk may
 // be nil for the wall clock.
-func New(store *db.Store, client *http.Client, log *slog.Logger, clk clock.Clock, o Options) *Forwarder {
+func New(store Outbox, client *http.Client, log *slog.Logger, clk clock.Clock, o Options) *Forwarder {
 	o.defaults()
 	if client == nil {
 		client = NewHTTPClient(o.Workers, nil)

@@ -23,7 +23,7 @@ const maxDirectoryBytes = 16 << 20
 // Build it with NewPuller, start it with Run, stop it by cancelling Run's
 // context and calling Close.
 type Puller struct {
-	store    *db.Store
+	store    DirectoryStore
 	client   *http.Client
 	log      *slog.Logger
 	clock    clock.Clock
@@ -39,7 +39,7 @@ type Puller struct {
 
 // NewPuller builds a puller that reads from central every interval with
 // the forwarder's URL and credentials; clk may be nil for the wall clock.
-func NewPuller(store *db.Store, client *http.Client, log *slog.Logger, clk clock.Clock, o Options, interval time.Duration) *Puller {
+func NewPuller(store DirectoryStore, client *http.Client, log *slog.Logger, clk clock.Clock, o Options, interval time.Duration) *Puller {
 	o.defaults()
 	return &Puller{store: store, client: client, log: log, clock: clock.Or(clk), opt: o, interval: interval, stopped: make(chan struct{})}
 }
