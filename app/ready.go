@@ -78,7 +78,7 @@ func notifyReady(store readier, url string, log *slog.Logger) (stop func(), err 
 // startAlerts logs outbox pauses, dead letters and an old backlog, and
 // keeps `systemctl status` current. The returned function stops it.
 func startAlerts(store *db.Store, upstream func() health.Upstream, log *slog.Logger) (stop func()) {
-	a := health.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
+	a := health.NewAlerts(store, upstream, log, nil, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.Run(ctx)
 	return func() { cancel(); a.Close() }

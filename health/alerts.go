@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -20,6 +21,7 @@ type Alerts struct {
 	outbox   Outbox
 	upstream func() Upstream
 	log      *slog.Logger
+	clock    clock.Clock
 	every    time.Duration
 	oldAfter time.Duration // backlog age that earns a warning
 	summary  func(string)
@@ -38,27 +40,25 @@ type Outbox interface {
 
 // NewAlerts builds the watcher: it looks every interval and warns when the
 // oldest pending record is older than oldAfter. upstream may be nil (no
-// forwarder yet); summary, when set, receives a status line each round
-// (sdnotify.Status).
-func NewAlerts(outbox Outbox, upstream func() Upstream, log *slog.Logger, every, oldAfter time.Duration, summary func(string)) *Alerts {
+// forwarder yet); clk may be nil for the wall clock; summary, when set,
+// receives a status line each round (sdnotify.Status).
+func NewAlerts(outbox Outbox, upstream func() Upstream, log *slog.Logger, clk clock.Clock, every, oldAfter time.Duration, summary func(string)) *Alerts {
 	if upstream == nil {
 		upstream = func() Upstream { return Upstream{} }
 	}
-	return &Alerts{outbox: outbox, upstream: upstream, log: log, every: every, oldAfter: oldAfter,
+	return &Alerts{outbox: outbox, upstream: upstream, log: log, clock: clock.Or(clk), every: every, oldAfter: oldAfter,
 		summary: summary, done: make(chan struct{})}
 }
 
 // Run checks every interval until ctx ends.
 func (a *Alerts) Run(ctx context.Context) {
 	defer close(a.done)
-	t := time.NewTicker(a.every)
-	defer t.Stop()
 	for {
 		a.check()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-a.clock.After(a.every):
 		}
 	}
 }

@@ -3,12 +3,14 @@ package health
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 	"github.com/enneo-edge/enneo-edge/model"
@@ -21,7 +23,7 @@ func TestAlertsWarnOnChangesOnly(t *testing.T) {
 	var logs bytes.Buffer
 	up := Upstream{Configured: true}
 	var lines []string
-	al := NewAlerts(store, func() Upstream { return up }, slog.New(slog.NewTextHandler(&logs, nil)),
+	al := NewAlerts(store, func() Upstream { return up }, slog.New(slog.NewTextHandler(&logs, nil)), nil,
 		time.Hour, 0, func(s string) { lines = append(lines, s) })
 
 	steps := []struct {
@@ -62,7 +64,7 @@ func TestAlertsAirGappedIsQuiet(t *testing.T) {
 	store := storeWithCall(t, "ag-1")
 	var logs bytes.Buffer
 	var line string
-	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour, 0, func(s string) { line = s })
+	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil, time.Hour, 0, func(s string) { line = s })
 	al.check()
 	if logs.Len() != 0 {
 		t.Errorf("an air-gapped edge warned: %s", logs.String())
@@ -83,4 +85,23 @@ func storeWithCall(t *testing.T, channelID string) *db.Store {
 		t.Fatal(err)
 	}
 	return store
+}
+
+// Run looks once at start and then once per interval of its clock.
+func TestAlertsRunOnTheirClock(t *testing.T) {
+	store := storeWithCall(t, "run-1")
+	clk := clock.NewManual(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
+	lines := make(chan string, 10)
+	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clk, time.Minute, time.Hour, func(s string) { lines <- s })
+	ctx, cancel := context.WithCancel(context.Background())
+	go al.Run(ctx)
+	defer func() { cancel(); al.Close() }()
+	<-lines // the first round, at once
+	edgetest.WaitFor(t, "the alerts to wait on their clock", 10*time.Second, func() bool { return clk.Waiting(clk.Now().Add(time.Minute)) })
+	clk.Advance(time.Minute)
+	select {
+	case <-lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no second round after the clock moved one interval")
+	}
 }
