@@ -10,14 +10,19 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/sdnotify"
-	"github.com/enneo-edge/enneo-edge/server"
 )
+
+// readier is what the health check needs of the database (db.Store).
+type readier interface {
+	Ready(ctx context.Context) error
+}
 
 // healthCheck is what feeds the watchdog: the commit loop commits a probe
 // (a full database still proves the loop alive: restarting would not free
 // space) and the listener answers /healthz.
-func healthCheck(store *db.Store, url string) func(context.Context) error {
+func healthCheck(store readier, url string) func(context.Context) error {
 	client := &http.Client{Transport: &http.Transport{
 		// Our own listener: the check is that it answers, not who it is.
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
@@ -46,7 +51,7 @@ func healthCheck(store *db.Store, url string) func(context.Context) error {
 // notifyReady tells systemd the service answers, once the listener is
 // proven to, and starts the watchdog when systemd asked for one. The
 // returned stop function ends the watchdog.
-func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), err error) {
+func notifyReady(store readier, url string, log *slog.Logger) (stop func(), err error) {
 	check := healthCheck(store, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err = check(ctx)
@@ -72,8 +77,8 @@ func notifyReady(store *db.Store, url string, log *slog.Logger) (stop func(), er
 
 // startAlerts logs outbox pauses, dead letters and an old backlog, and
 // keeps `systemctl status` current. The returned function stops it.
-func startAlerts(store *db.Store, upstream func() server.UpstreamStatus, log *slog.Logger) (stop func()) {
-	a := server.NewAlerts(store, upstream, log, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
+func startAlerts(store *db.Store, upstream func() health.Upstream, log *slog.Logger) (stop func()) {
+	a := health.NewAlerts(store, upstream, log, nil, 10*time.Second, 5*time.Minute, func(line string) { _ = sdnotify.Status(line) })
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.Run(ctx)
 	return func() { cancel(); a.Close() }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/retention"
 	"github.com/enneo-edge/enneo-edge/server"
 	"github.com/enneo-edge/enneo-edge/tlsconf"
@@ -46,16 +47,16 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 		s.fwd = upstream.New(store, client, log, nil, opt)
 		if every := u.PullInterval.Duration; every > 0 {
 			opt.OnAnswer = nil
-			s.puller = upstream.NewPuller(store, client, log, opt, every)
+			s.puller = upstream.NewPuller(store, client, log, nil, opt, every)
 		}
 	}
 	switch {
 	case s.fwd != nil && cfg.Retention.Synced.Duration > 0:
-		s.pruner = retention.New(store, log, cfg.Retention.Synced.Duration, 0, nil, nil)
+		s.pruner = retention.New(store, log, cfg.Retention.Synced.Duration, 0, nil)
 	case s.fwd == nil && cfg.Retention.AirGapped.Duration > 0:
 		// Nothing syncs without upstream: the only copy is kept for
 		// retention.air_gapped after its last change, then deleted.
-		s.pruner = retention.NewAirGapped(store, log, cfg.Retention.AirGapped.Duration, 0, nil, nil)
+		s.pruner = retention.NewAirGapped(store, log, cfg.Retention.AirGapped.Duration, 0, nil)
 		log.Info("air-gapped: tickets and their records are deleted after retention.air_gapped from their last change; export them before with enneo-edge export",
 			"keep", cfg.Retention.AirGapped.String())
 	}
@@ -64,8 +65,8 @@ func newSyncer(cfg config.Config, store *db.Store, metrics *server.Metrics, log 
 
 // status is what the status page, the alerts and the watchdog learn about
 // central.
-func (s *syncer) status() server.UpstreamStatus {
-	st := server.UpstreamStatus{Configured: s.fwd != nil}
+func (s *syncer) status() health.Upstream {
+	st := health.Upstream{Configured: s.fwd != nil}
 	if ob, err := s.store.OutboxStatus(); err == nil {
 		st.DeadLetters = ob.DeadLetters
 	}
@@ -76,7 +77,7 @@ func (s *syncer) status() server.UpstreamStatus {
 		st.Stuck = n
 	}
 	if s.puller != nil {
-		d := &server.DirectoryStatus{}
+		d := &health.Directory{}
 		if ds, err := s.store.DirectoryState(); err == nil && !ds.PulledAt.IsZero() {
 			at := ds.PulledAt
 			d.PulledAt, d.AgeSeconds, d.Agents, d.Lines = &at, time.Since(at).Seconds(), ds.Agents, ds.Lines

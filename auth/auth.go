@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/clock"
 )
 
 // ErrMissing is returned by Check when the request carries no credentials at
@@ -76,9 +78,9 @@ type Options struct {
 	// carry exp: a token that never expires cannot be revoked.
 	MaxLifetime time.Duration
 
-	// Now is the clock used for JWT time checks; nil means time.Now.
+	// Clock is the time of JWT checks; nil means clock.Real.
 	// Tests inject a fixed clock here.
-	Now func() time.Time
+	Clock clock.Clock
 }
 
 // Credentials are the raw values of the request headers that can carry

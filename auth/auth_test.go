@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/enneo-edge/enneo-edge/clock"
 )
 
 const (
@@ -23,8 +25,11 @@ const (
 	sessionTok = "s:sess1on.sig+/=" // as stored by express before URL-encoding
 )
 
-// clock is the injected fixed "now" for JWT time checks.
-func clock() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+// testNow is the injected fixed "now" for JWT time checks; testClock
+// stands still at it.
+func testNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+var testClock = clock.NewManual(testNow())
 
 // keys holds asymmetric test keys and their public PEMs.
 type keys struct {
@@ -87,19 +92,19 @@ func bearer(tok string) Credentials { return Credentials{Authorization: []byte("
 func TestCheck(t *testing.T) {
 	k := genKeys(t)
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	now := clock().Unix()
+	now := testNow().Unix()
 	valid := jwt.MapClaims{"sub": "agent-1", "iat": now, "exp": now + 3600}
 	hs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodHS256, secret, c) }
 
-	static := Options{Tokens: []string{staticTok, sessionTok}, Now: clock}
-	hsOpts := Options{Tokens: []string{staticTok}, JWTSecret: secret, Now: clock}
+	static := Options{Tokens: []string{staticTok, sessionTok}, Clock: testClock}
+	hsOpts := Options{Tokens: []string{staticTok}, JWTSecret: secret, Clock: testClock}
 	withLeeway := hsOpts
 	withLeeway.Leeway = time.Minute
 	withIssAud := hsOpts
 	withIssAud.Issuer, withIssAud.Audience = "https://enneo.example", "edge"
-	rsaOpts := Options{JWTPublicKeyPEM: k.rsaPEM, Now: clock}
-	ecOpts := Options{JWTPublicKeyPEM: k.ecPEM, Now: clock}
-	edOpts := Options{JWTPublicKeyPEM: k.edPEM, Now: clock}
+	rsaOpts := Options{JWTPublicKeyPEM: k.rsaPEM, Clock: testClock}
+	ecOpts := Options{JWTPublicKeyPEM: k.ecPEM, Clock: testClock}
+	edOpts := Options{JWTPublicKeyPEM: k.edPEM, Clock: testClock}
 
 	// alg=none with an empty signature, crafted by hand.
 	noneTok := b64(`{"alg":"none","typ":"JWT"}`) + "." + b64(`{"sub":"x"}`) + "."
@@ -249,25 +254,25 @@ func TestKeyFuncChecksMethodType(t *testing.T) {
 func TestNewAcceptsPKCS1AndCertificate(t *testing.T) {
 	k := genKeys(t)
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey)})
-	a, err := New(Options{JWTPublicKeyPEM: pkcs1, Now: clock})
+	a, err := New(Options{JWTPublicKeyPEM: pkcs1, Clock: testClock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := sign(t, jwt.SigningMethodRS256, k.rsa, jwt.MapClaims{"sub": "x", "exp": clock().Unix() + 60})
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, jwt.MapClaims{"sub": "x", "exp": testNow().Unix() + 60})
 	if err := a.Check(bearer(tok)); err != nil {
 		t.Fatalf("pkcs1: %v", err)
 	}
 
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: clock(), NotAfter: clock().Add(time.Hour)}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: testNow(), NotAfter: testNow().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.ec.PublicKey, k.ec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if a, err = New(Options{JWTPublicKeyPEM: certPEM, Now: clock}); err != nil {
+	if a, err = New(Options{JWTPublicKeyPEM: certPEM, Clock: testClock}); err != nil {
 		t.Fatal(err)
 	}
-	tok = sign(t, jwt.SigningMethodES256, k.ec, jwt.MapClaims{"sub": "x", "exp": clock().Unix() + 60})
+	tok = sign(t, jwt.SigningMethodES256, k.ec, jwt.MapClaims{"sub": "x", "exp": testNow().Unix() + 60})
 	if err := a.Check(bearer(tok)); err != nil {
 		t.Fatalf("certificate: %v", err)
 	}

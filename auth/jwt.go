@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/enneo-edge/enneo-edge/clock"
 )
 
 // minRSABits is the smallest RSA modulus accepted for RS256 verification.
@@ -71,10 +73,7 @@ func newJWTVerifier(o Options) (*jwtVerifier, error) {
 	if o.MaxLifetime < 0 {
 		return nil, fmt.Errorf("jwt max lifetime %v is negative", o.MaxLifetime)
 	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := clock.Or(o.Clock).Now
 	v.now, v.maxLifetime = now, o.MaxLifetime
 	// RFC 8725 §3.10: exp is required, so every token ends.
 	opts := []jwt.ParserOption{

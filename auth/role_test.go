@@ -27,8 +27,8 @@ func signHeader(t *testing.T, hdr map[string]any, c jwt.MapClaims) string {
 // TestJWTPerRFC8725: exp required, a maximum lifetime, unknown crit
 // refused, typ checked when present.
 func TestJWTPerRFC8725(t *testing.T) {
-	now := clock().Unix()
-	a, err := New(Options{JWTSecret: roleSecret, Now: clock, MaxLifetime: time.Hour})
+	now := testNow().Unix()
+	a, err := New(Options{JWTSecret: roleSecret, Clock: testClock, MaxLifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestJWTPerRFC8725(t *testing.T) {
 // TestRoles: every credential carries the role it was given; plain Tokens
 // keep full access; JWTs carry theirs in the role claim (default pbx).
 func TestRoles(t *testing.T) {
-	now := clock().Unix()
+	now := testNow().Unix()
 	gen, err := GenerateToken()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRoles(t *testing.T) {
 		Tokens:    []string{"legacy-token-0123456789"},
 		Scoped:    []Token{{Secret: "pbx-token-0123456789", Role: RolePBX}, {Secret: "metrics-token-0123456789", Role: RoleMetrics}},
 		Digests:   []Digest{DigestOf(gen, RoleViewer)},
-		JWTSecret: roleSecret, Now: clock,
+		JWTSecret: roleSecret, Clock: testClock,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,13 @@ func startCounts(tx *bolt.Tx) error {
 // the exact count is the kept one plus (walked − kept at the snapshot). A
 // walk cut short by ctx is done again the next time.
 func (s *Store) EstablishCounts(ctx context.Context) (walked bool, err error) {
+	return s.establishCounts(ctx, nil)
+}
+
+// establishCounts is EstablishCounts; beforeFix, when set, runs between a
+// count's walk and its fix (tests write there, the case the fix's
+// arithmetic is for).
+func (s *Store) establishCounts(ctx context.Context, beforeFix func()) (walked bool, err error) {
 	pending := false
 	err = s.view(func(tx *bolt.Tx) error {
 		for _, c := range counted {
@@ -93,8 +100,8 @@ func (s *Store) EstablishCounts(ctx context.Context) (walked bool, err error) {
 			continue
 		}
 		walked = true
-		if s.beforeCountFix != nil {
-			s.beforeCountFix()
+		if beforeFix != nil {
+			beforeFix()
 		}
 		err = s.write(ctx, func(tx *bolt.Tx) error {
 			m := tx.Bucket(bucketMeta)

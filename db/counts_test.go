@@ -69,8 +69,8 @@ func TestCountsFollowWrites(t *testing.T) {
 			if err := s.MarkDelivered(ctx, 1, 11); err != nil {
 				t.Fatal(err)
 			}
-			clk.add(2 * time.Hour)
-			if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 1 {
+			clk.Advance(2 * time.Hour)
+			if n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100); err != nil || n != 1 {
 				t.Fatalf("pruned %d %v, want 1", n, err)
 			}
 		}, 2, 2},
@@ -145,7 +145,7 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 
 	var during []string
 	s = openTest(t, path, Options{})
-	s.beforeCountFix = func() {
+	beforeFix := func() {
 		// Between the walk's snapshot and the fix: these must count.
 		ch := fmt.Sprintf("during-%d", len(during))
 		during = append(during, ch)
@@ -159,9 +159,12 @@ func TestCountsAreEstablishedOnUpgrade(t *testing.T) {
 	if n, _ := s.TicketCount(); n != 3 {
 		t.Errorf("before the walk: %d tickets, want 3 (counted by walking)", n)
 	}
-	walked, err := s.EstablishCounts(ctx)
+	walked, err := s.establishCounts(ctx, beforeFix)
 	if err != nil || !walked {
 		t.Fatalf("establish: walked %v, %v", walked, err)
+	}
+	if len(during) == 0 {
+		t.Fatal("nothing was written between the walk and the fix: the case under test did not happen")
 	}
 	tickets, _ = s.TicketCount()
 	customers, _ = s.CustomerCount()

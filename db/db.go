@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/enneo-edge/enneo-edge/callflow"
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db/engine"
 	"github.com/enneo-edge/enneo-edge/routing"
 )
@@ -21,8 +22,9 @@ import (
 type Options struct {
 	// SiteID makes this edge's ticket and queue IDs unique (1..9999).
 	SiteID int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the store's time (stamps, timers, retention cut-offs); nil
+	// means clock.Real.
+	Clock clock.Clock
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
 	// Routing holds the distributor's timers and line tags; zero fields
@@ -62,12 +64,11 @@ type Options struct {
 type Store struct {
 	eng  *engine.Engine
 	path string
-	now  func() time.Time
+	// clock is the one time source of every use case (now below).
+	clock clock.Clock
 	// flow applies the call domain's use cases inside the store's
 	// transactions (package callflow).
 	flow *callflow.Machine
-
-	beforeCountFix func() // tests: runs in EstablishCounts between its walk and its fix
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
@@ -81,9 +82,6 @@ func Open(path string, o Options) (*Store, error) {
 func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 	if o.SiteID < 1 || o.SiteID > 9999 {
 		return nil, fmt.Errorf("open %s: site id %d out of range 1..9999", path, o.SiteID)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	eo := engine.Options{
 		OpenTimeout:  o.OpenTimeout,
@@ -106,12 +104,15 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		eng:  eng,
-		path: path,
-		now:  o.Now,
-		flow: callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
+		eng:   eng,
+		path:  path,
+		clock: clock.Or(o.Clock),
+		flow:  callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
 	}, nil
 }
+
+// now is the store's time, read once per use case.
+func (s *Store) now() time.Time { return s.clock.Now() }
 
 // prepare readies a freshly opened file for this binary, before anything
 // is written through the log: refuse a newer file and back up an older one

@@ -8,28 +8,16 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/model"
 	"github.com/enneo-edge/enneo-edge/routing"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var modelRouting = routing.Config{RingTimeout: 20 * time.Second, MaxWait: 5 * time.Minute, ACW: 30 * time.Second,
 	DefaultHandleTime: time.Minute, SubchannelTags: map[int64]int64{1: 1, 2: 2}}
@@ -40,9 +28,9 @@ type running struct {
 	stop func()
 }
 
-func openRunning(t *testing.T, path string, clk *testClock) running {
+func openRunning(t *testing.T, path string, clk *clock.Manual) running {
 	t.Helper()
-	s, stop := startStore(t, path, Options{SiteID: 3, Now: clk.Now, Routing: modelRouting})
+	s, stop := startStore(t, path, Options{SiteID: 3, Clock: clk, Routing: modelRouting})
 	return running{s, func() {
 		if err := stop(); err != nil {
 			t.Error(err)
@@ -78,7 +66,7 @@ func TestRoutingModel(t *testing.T) {
 
 func runModel(t *testing.T, seed uint64, steps int, seen map[string]int) {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	clk := &testClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "edge.db")
 	s := openRunning(t, path, clk)
 	defer func() { s.stop() }()
@@ -293,7 +281,7 @@ func checkInvariants(t *testing.T, s *Store, tickets []int64, prev map[int64]str
 // State survives a restart: timers due while the edge was down apply at
 // the first tick after it comes back, and the indexes are the stored ones.
 func TestRoutingSurvivesRestart(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "edge.db")
 	s := openRunning(t, path, clk)
 	ctx := context.Background()

@@ -5,30 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
-// clock is a settable clock for retention and ages.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func openForwardTest(t *testing.T) (*Store, *clock) {
+func openForwardTest(t *testing.T) (*Store, *clock.Manual) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s, err := Open(filepath.Join(t.TempDir(), "edge.db"), Options{SiteID: 5, Now: clk.now})
+	clk := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, err := Open(filepath.Join(t.TempDir(), "edge.db"), Options{SiteID: 5, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +232,7 @@ func TestRetryAllDead(t *testing.T) {
 func TestPauseStateIsStored(t *testing.T) {
 	s, clk := openForwardTest(t)
 	ctx := context.Background()
-	p := &PauseState{Since: clk.now(), Status: 401, Reason: "central answered 401"}
+	p := &PauseState{Since: clk.Now(), Status: 401, Reason: "central answered 401"}
 	if err := s.SetPaused(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -278,11 +265,11 @@ func TestPruneSyncedKeepsUnsynced(t *testing.T) {
 	}
 	followUp(t, s, KindCallCompleted, late, true) // synced, then a follow-up came
 
-	if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 0 {
+	if n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100); err != nil || n != 0 {
 		t.Fatalf("pruned %d (%v) before retention ran out", n, err)
 	}
-	clk.add(2 * time.Hour)
-	n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100)
+	clk.Advance(2 * time.Hour)
+	n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100)
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d %v, want 1", n, err)
 	}
@@ -324,8 +311,8 @@ func TestPruneSyncedKeepsLiveCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.add(2 * time.Hour)
-	if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 0 {
+	clk.Advance(2 * time.Hour)
+	if n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100); err != nil || n != 0 {
 		t.Fatalf("pruned %d (%v) live calls, want 0", n, err)
 	}
 	for _, id := range []int64{waiting, talking} {
@@ -362,13 +349,13 @@ func TestPruneSyncedKeepsLiveCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	// Agent 7 was ringing (back to idle); agent 8 is in after-call work
 	// until the timer frees them.
 	if _, err := s.ExpireDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.PruneSynced(ctx, clk.now().Add(-time.Hour), 100); err != nil || n != 2 {
+	if n, err := s.PruneSynced(ctx, clk.Now().Add(-time.Hour), 100); err != nil || n != 2 {
 		t.Fatalf("pruned %d (%v) finished calls, want 2", n, err)
 	}
 }

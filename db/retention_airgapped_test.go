@@ -29,12 +29,12 @@ func TestPruneAirGappedByLastChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	waiting := call(t, s, "waiting")
-	clk.add(48 * time.Hour)
+	clk.Advance(48 * time.Hour)
 	followUp(t, s, KindCallCompleted, changed, true) // a change yesterday+1
 	recent := closed("recent")
-	clk.add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 
-	tickets, records, err := s.PruneAirGapped(ctx, clk.now().Add(-24*time.Hour), 100)
+	tickets, records, err := s.PruneAirGapped(ctx, clk.Now().Add(-24*time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPruneAirGappedByLastChange(t *testing.T) {
 		t.Error(err)
 	}
 	// Nothing older left: a second run deletes nothing.
-	if n, r, err := s.PruneAirGapped(ctx, clk.now().Add(-24*time.Hour), 100); err != nil || n != 0 || r != 0 {
+	if n, r, err := s.PruneAirGapped(ctx, clk.Now().Add(-24*time.Hour), 100); err != nil || n != 0 || r != 0 {
 		t.Errorf("second run pruned %d, %d (%v)", n, r, err)
 	}
 }

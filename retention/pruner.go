@@ -10,22 +10,29 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/clock"
 )
 
 // defaultBatch bounds one pruning transaction, so pruning a month of
 // tickets never holds the writer for long.
 const defaultBatch = 1000
 
+// Store is what the pruner needs of the database (db.Store): one bounded
+// batch of deletions per call, returning how many tickets (and, air-gapped,
+// records) it removed.
+type Store interface {
+	PruneSynced(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	PruneAirGapped(ctx context.Context, cutoff time.Time, limit int) (tickets, records int, err error)
+}
+
 // Pruner deletes synced tickets older than Keep, every Interval. Tickets
 // with records still on their way (pending or dead-lettered) are never
 // deleted. Build it with New, start it with Run, stop it by cancelling
 // Run's context and calling Close.
 type Pruner struct {
-	store    *db.Store
+	store    Store
 	log      *slog.Logger
-	now      func() time.Time
-	after    func(time.Duration) <-chan time.Time
+	clock    clock.Clock
 	keep     time.Duration
 	interval time.Duration
 	batch    int
@@ -39,24 +46,18 @@ type Pruner struct {
 
 // New builds a pruner keeping synced tickets for keep; it runs once at
 // start and then every interval (0 means an hour, or keep/10 when that is
-// shorter). now and after may be nil for the wall clock.
-func New(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
+// shorter). clk may be nil for the wall clock.
+func New(store Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
 	if interval <= 0 {
 		interval = min(time.Hour, max(keep/10, time.Second))
 	}
-	if now == nil {
-		now = time.Now
-	}
-	if after == nil {
-		after = time.After
-	}
-	return &Pruner{store: store, log: log, now: now, after: after, keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
+	return &Pruner{store: store, log: log, clock: clock.Or(clk), keep: keep, interval: interval, batch: defaultBatch, stopped: make(chan struct{})}
 }
 
 // NewAirGapped is New for a site without upstream: it deletes tickets
 // whose last change is older than keep, with their records.
-func NewAirGapped(store *db.Store, log *slog.Logger, keep, interval time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *Pruner {
-	p := New(store, log, keep, interval, now, after)
+func NewAirGapped(store Store, log *slog.Logger, keep, interval time.Duration, clk clock.Clock) *Pruner {
+	p := New(store, log, keep, interval, clk)
 	p.airGapped = true
 	return p
 }
@@ -79,7 +80,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.after(p.interval):
+		case <-p.clock.After(p.interval):
 		}
 	}
 }
@@ -87,7 +88,7 @@ func (p *Pruner) Run(ctx context.Context) {
 // Prune deletes every synced ticket older than the retention now, in
 // batches, and returns how many went.
 func (p *Pruner) Prune(ctx context.Context) (int, error) {
-	cutoff := p.now().Add(-p.keep)
+	cutoff := p.clock.Now().Add(-p.keep)
 	total := 0
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)

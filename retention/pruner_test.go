@@ -7,31 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestPrunerDeletesOnlySyncedTicketsPastRetention runs more than one batch
 // of synced tickets through the pruner on an injected clock.
 func TestPrunerDeletesOnlySyncedTicketsPastRetention(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
-	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 2, Now: clk.now})
+	clk := clock.NewManual(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 2, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +45,14 @@ func TestPrunerDeletesOnlySyncedTicketsPastRetention(t *testing.T) {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p := New(s, log, 30*24*time.Hour, 0, clk.now, nil)
+	p := New(s, log, 30*24*time.Hour, 0, clk)
 	p.batch = 10 // three batches, the last one short
 
-	clk.add(29 * 24 * time.Hour)
+	clk.Advance(29 * 24 * time.Hour)
 	if n, err := p.Prune(ctx); err != nil || n != 0 {
 		t.Fatalf("pruned %d (%v) within the retention", n, err)
 	}
-	clk.add(2 * 24 * time.Hour)
+	clk.Advance(2 * 24 * time.Hour)
 	if n, err := p.Prune(ctx); err != nil || n != synced {
 		t.Fatalf("pruned %d (%v), want %d", n, err, synced)
 	}
@@ -87,8 +75,8 @@ func TestPrunerDeletesOnlySyncedTicketsPastRetention(t *testing.T) {
 // air-gapped pruner deletes tickets past retention with their records, in
 // batches.
 func TestAirGappedPrunerDeletesByAge(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
-	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 2, Now: clk.now})
+	clk := clock.NewManual(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	s, err := db.Open(filepath.Join(t.TempDir(), "edge.db"), db.Options{SiteID: 2, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +89,12 @@ func TestAirGappedPrunerDeletesByAge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.add(10 * 24 * time.Hour)
+	clk.Advance(10 * 24 * time.Hour)
 	if _, err := s.CreateCall(ctx, db.NewCall{Call: model.Call{Routing: model.RoutingNone,
 		Direction: model.DirectionIn, Status: model.StatusClosed, ChannelID: "young"}}); err != nil {
 		t.Fatal(err)
 	}
-	p := NewAirGapped(s, slog.New(slog.NewTextHandler(io.Discard, nil)), 7*24*time.Hour, 0, clk.now, nil)
+	p := NewAirGapped(s, slog.New(slog.NewTextHandler(io.Discard, nil)), 7*24*time.Hour, 0, clk)
 	p.batch = 10
 	if n, err := p.Prune(ctx); err != nil || n != 25 {
 		t.Fatalf("pruned %d (%v), want 25", n, err)

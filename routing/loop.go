@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/clock"
 )
 
 // Expirer applies the timers that have run out (ring timeouts, after-call
@@ -21,22 +23,19 @@ type Expirer interface {
 type Loop struct {
 	exp      Expirer
 	interval time.Duration
-	after    func(time.Duration) <-chan time.Time
+	clock    clock.Clock
 	log      *slog.Logger
 
 	running atomic.Bool
 	stopped chan struct{}
 }
 
-// NewLoop builds a loop; after is the clock's timer (nil means time.After).
-func NewLoop(exp Expirer, interval time.Duration, after func(time.Duration) <-chan time.Time, log *slog.Logger) *Loop {
-	if after == nil {
-		after = time.After
-	}
+// NewLoop builds a loop; clk sets its cadence (nil: the wall clock).
+func NewLoop(exp Expirer, interval time.Duration, clk clock.Clock, log *slog.Logger) *Loop {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &Loop{exp: exp, interval: interval, after: after, log: log, stopped: make(chan struct{})}
+	return &Loop{exp: exp, interval: interval, clock: clock.Or(clk), log: log, stopped: make(chan struct{})}
 }
 
 // Run applies due timers every interval until ctx ends. Errors are logged
@@ -51,7 +50,7 @@ func (l *Loop) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-l.after(l.interval):
+		case <-l.clock.After(l.interval):
 		}
 		tctx, cancel := context.WithTimeout(ctx, 10*l.interval+5*time.Second)
 		n, err := l.exp.ExpireDue(tctx)

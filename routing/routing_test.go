@@ -170,12 +170,19 @@ type countingExpirer struct{ n atomic.Int64 }
 
 func (c *countingExpirer) ExpireDue(context.Context) (int, error) { c.n.Add(1); return 1, nil }
 
+// tickClock fires its After on every send to it, so the test knows when
+// the loop waits.
+type tickClock chan time.Time
+
+func (c tickClock) Now() time.Time                       { return t0 }
+func (c tickClock) After(time.Duration) <-chan time.Time { return c }
+
 // The loop calls the expirer once per tick of its clock and stops with its
 // context; Close waits for it.
 func TestLoopTicksAndStops(t *testing.T) {
 	exp := &countingExpirer{}
 	ticks := make(chan time.Time)
-	l := NewLoop(exp, time.Hour, func(time.Duration) <-chan time.Time { return ticks }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := NewLoop(exp, time.Hour, tickClock(ticks), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.Run(ctx); close(done) }()

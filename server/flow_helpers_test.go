@@ -3,43 +3,25 @@ package server
 import (
 	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/routing"
 )
-
-// clock is a test clock the store reads; tests move it instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // Timers of the flow tests: calls on line 5 need skill 46.
 var testRouting = routing.Config{RingTimeout: 20 * time.Second, MaxWait: 10 * time.Minute, ACW: 30 * time.Second,
 	DefaultHandleTime: time.Minute, SubchannelTags: map[int64]int64{5: 46, 6: 47}}
 
 // newFlowEnv is a server whose store runs on a test clock.
-func newFlowEnv(t *testing.T) (*env, *clock) {
+func newFlowEnv(t *testing.T) (*env, *clock.Manual) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	return newEnvWith(t, db.Options{SiteID: 7, Now: clk.Now, Routing: testRouting}), clk
+	clk := clock.NewManual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	return newEnvWith(t, db.Options{SiteID: 7, Clock: clk, Routing: testRouting}), clk
 }
 
 func (e *env) presence(user int64, body string) answer {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/enneo-edge/enneo-edge/auth"
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/phone"
 )
 
@@ -59,7 +60,7 @@ type Server struct {
 	http   *fasthttp.Server
 
 	metrics   *Metrics
-	upstream  func() UpstreamStatus
+	upstream  func() health.Upstream
 	version   string
 	commit    string
 	started   time.Time
@@ -234,7 +235,13 @@ type readyCache struct {
 	err error
 }
 
-func (r *readyCache) check(store *db.Store) error {
+// readier is what the readiness check needs of the database (db.Store): a
+// probe commit through the commit loop.
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
+func (r *readyCache) check(store readier) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.at.IsZero() && time.Since(r.at) < readyInterval {

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -34,8 +35,8 @@ type Status struct {
 	Outbox  db.OutboxStatus `json:"outbox"`
 	// AirGapped is true without upstream.url: the outbox is not a backlog
 	// but the site's record, kept locally.
-	AirGapped bool           `json:"airGapped"`
-	Upstream  UpstreamStatus `json:"upstream"`
+	AirGapped bool            `json:"airGapped"`
+	Upstream  health.Upstream `json:"upstream"`
 	// Refused counts the requests refused since start by status code.
 	Refused  map[string]uint64 `json:"refused"`
 	Database DatabaseStatus    `json:"database"`
@@ -170,9 +171,9 @@ func (s *Server) statusPage(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(b)
 }
 
-func (s *Server) upstreamStatus() UpstreamStatus {
+func (s *Server) upstreamStatus() health.Upstream {
 	if s.upstream == nil {
-		return UpstreamStatus{}
+		return health.Upstream{}
 	}
 	return s.upstream()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/enneo-edge/enneo-edge/health"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -174,8 +175,8 @@ func TestStatusPageWithManyAgentsAndABacklog(t *testing.T) {
 	down := false
 	e := newOpsEnv(t, opsConfig{maxSize: 256 << 20, srvOpts: []Option{
 		WithStorageCap(256 << 20),
-		WithUpstream(func() UpstreamStatus {
-			return UpstreamStatus{Configured: true, Reachable: &down, LastError: "dial tcp 10.1.2.3:443: connect: connection refused"}
+		WithUpstream(func() health.Upstream {
+			return health.Upstream{Configured: true, Reachable: &down, LastError: "dial tcp 10.1.2.3:443: connect: connection refused"}
 		}),
 	}})
 	ctx := context.Background()

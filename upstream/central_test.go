@@ -15,6 +15,7 @@ import (
 
 	json "github.com/goccy/go-json"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/model"
 )
@@ -142,10 +143,10 @@ func fastOptions(url string) Options {
 		MaxAttempts: 3, Poll: 5 * time.Millisecond}
 }
 
-func startForwarder(t testing.TB, s *db.Store, clock Clock, o Options) *Forwarder {
+func startForwarder(t testing.TB, s *db.Store, clk clock.Clock, o Options) *Forwarder {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f := New(s, nil, log, clock, o)
+	f := New(s, nil, log, clk, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	go f.Run(ctx)
 	t.Cleanup(func() { cancel(); f.Close() })

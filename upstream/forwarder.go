@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -92,20 +93,6 @@ func (o *Options) defaults() {
 	}
 }
 
-// Clock is the forwarder's time source; tests pass one they move by hand.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// RealClock is the wall clock.
-var RealClock Clock = realClock{}
-
 // breakerThreshold is how many transient failures in a row make the
 // forwarder treat central as down: then it sends one probe at a time
 // after a backoff instead of trying the whole backlog.
@@ -130,10 +117,10 @@ const (
 // per user for presence), Workers tickets at a time. Build it with New,
 // start it with Run, stop it by cancelling Run's context and calling Close.
 type Forwarder struct {
-	store  *db.Store
+	store  Outbox
 	client *http.Client
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	opt    Options
 
 	wake    chan struct{}
@@ -165,18 +152,15 @@ type counters struct {
 	lastError                        string
 }
 
-// New builds a forwarder. client may be nil for NewHTTPClient's; clock may
+// New builds a forwarder. client may be nil for NewHTTPClient's; clk may
 // be nil for the wall clock.
-func New(store *db.Store, client *http.Client, log *slog.Logger, clock Clock, o Options) *Forwarder {
+func New(store Outbox, client *http.Client, log *slog.Logger, clk clock.Clock, o Options) *Forwarder {
 	o.defaults()
 	if client == nil {
 		client = NewHTTPClient(o.Workers, nil)
 	}
-	if clock == nil {
-		clock = RealClock
-	}
 	return &Forwarder{
-		store: store, client: client, log: log, clock: clock, opt: o,
+		store: store, client: client, log: log, clock: clock.Or(clk), opt: o,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 		busy:     map[string]struct{}{},

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/model"
 )
@@ -243,56 +243,6 @@ func TestRefusedRecordsAreDeadLetteredOthersDelivered(t *testing.T) {
 	}
 }
 
-// fakeClock moves only when the test says so; After channels fire when
-// the time passes their deadline.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
-	return ch
-}
-
-// waiting reports whether some timer is set for at or later.
-func (c *fakeClock) waiting(at time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, tm := range c.timers {
-		if !tm.at.Before(at) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			kept = append(kept, tm)
-			continue
-		}
-		tm.ch <- c.now
-	}
-	c.timers = kept
-}
-
 // TestUnauthorizedPausesTheQueue: a 401 stops everything until the token
 // works again, dead-letters nothing, and waits PausedRetry (on the
 // injected clock) between probes.
@@ -303,14 +253,14 @@ func TestUnauthorizedPausesTheQueue(t *testing.T) {
 	for i := range 5 {
 		newCall(t, s, fmt.Sprintf("p-%d", i))
 	}
-	clk := &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	o := fastOptions(c.url())
 	o.PausedRetry = time.Hour
 	f := startForwarder(t, s, clk, o)
 
 	waitFor(t, "the pause", func() bool { st := f.Status(); return st.Paused && st.InFlight == 0 })
 	// The dispatcher now sleeps until the next probe, an hour away.
-	waitFor(t, "the probe timer", func() bool { return clk.waiting(clk.Now().Add(time.Hour)) })
+	waitFor(t, "the probe timer", func() bool { return clk.Waiting(clk.Now().Add(time.Hour)) })
 	// Up to one request per worker went out before the first 401 came
 	// back; from then on, nothing but the probes.
 	n0 := c.requests.Load()
@@ -327,15 +277,15 @@ func TestUnauthorizedPausesTheQueue(t *testing.T) {
 	}
 
 	// Another hour, still refused: one more probe, still nothing dead.
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	waitFor(t, "the second probe", func() bool { return c.requests.Load() == n0+1 })
-	waitFor(t, "the next probe timer", func() bool { return clk.waiting(clk.Now().Add(time.Hour)) })
+	waitFor(t, "the next probe timer", func() bool { return clk.Waiting(clk.Now().Add(time.Hour)) })
 
 	if n := c.requests.Load(); n != n0+1 {
 		t.Fatalf("%d requests after one probe period, want %d", n, n0+1)
 	}
 	c.tokenOK.Store(true)
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	waitFor(t, "the drain after the token works", func() bool { return pending(t, s).Pending == 0 })
 	if n := len(c.got()); n != 5 {
 		t.Fatalf("central got %d calls, want 5", n)
@@ -463,13 +413,13 @@ func TestTooManyRequestsHonoursRetryAfter(t *testing.T) {
 	for i := range 3 {
 		newCall(t, s, fmt.Sprintf("r-%d", i))
 	}
-	clk := &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	o := fastOptions(c.url())
 	o.Workers = 1
 	f := startForwarder(t, s, clk, o)
 	waitFor(t, "the hold", func() bool {
 		st := f.Status()
-		return st.RetryAt != nil && st.InFlight == 0 && clk.waiting(clk.Now().Add(time.Hour))
+		return st.RetryAt != nil && st.InFlight == 0 && clk.Waiting(clk.Now().Add(time.Hour))
 	})
 	if n := c.requests.Load(); n != 1 {
 		t.Fatalf("%d requests before Retry-After ran out, want 1", n)
@@ -478,7 +428,7 @@ func TestTooManyRequestsHonoursRetryAfter(t *testing.T) {
 		t.Fatalf("next try at %s, want an hour after %s", at, clk.Now())
 	}
 	limited.Store(false)
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	waitFor(t, "the drain", func() bool { return pending(t, s).Pending == 0 })
 	if n := len(c.got()); n != 3 {
 		t.Fatalf("central accepted %d, want 3", n)
@@ -496,21 +446,21 @@ func TestPausedQueueProbesOnlyEveryPausedRetryWhenCentralFails(t *testing.T) {
 	for i := range 5 {
 		newCall(t, s, fmt.Sprintf("pm-%d", i))
 	}
-	clk := &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	o := fastOptions(c.url())
 	o.PausedRetry = time.Hour
 	o.BackoffMin, o.BackoffMax = time.Hour, time.Hour
 	f := startForwarder(t, s, clk, o)
 
 	waitFor(t, "the pause", func() bool { st := f.Status(); return st.Paused && st.InFlight == 0 })
-	waitFor(t, "the probe timer", func() bool { return clk.waiting(clk.Now().Add(time.Hour)) })
+	waitFor(t, "the probe timer", func() bool { return clk.Waiting(clk.Now().Add(time.Hour)) })
 	n0 := c.requests.Load()
 
 	c.down.Store(true) // central now answers 503
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	waitFor(t, "the probe", func() bool { return c.requests.Load() >= n0+1 })
 	waitFor(t, "the next probe timer", func() bool {
-		return f.Status().InFlight == 0 && clk.waiting(clk.Now().Add(time.Hour))
+		return f.Status().InFlight == 0 && clk.Waiting(clk.Now().Add(time.Hour))
 	})
 	time.Sleep(100 * time.Millisecond)
 	if n := c.requests.Load(); n != n0+1 {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -22,9 +23,10 @@ const maxDirectoryBytes = 16 << 20
 // Build it with NewPuller, start it with Run, stop it by cancelling Run's
 // context and calling Close.
 type Puller struct {
-	store    *db.Store
+	store    DirectoryStore
 	client   *http.Client
 	log      *slog.Logger
+	clock    clock.Clock
 	opt      Options
 	interval time.Duration
 	stopped  chan struct{}
@@ -36,17 +38,15 @@ type Puller struct {
 }
 
 // NewPuller builds a puller that reads from central every interval with
-// the forwarder's URL and credentials.
-func NewPuller(store *db.Store, client *http.Client, log *slog.Logger, o Options, interval time.Duration) *Puller {
+// the forwarder's URL and credentials; clk may be nil for the wall clock.
+func NewPuller(store DirectoryStore, client *http.Client, log *slog.Logger, clk clock.Clock, o Options, interval time.Duration) *Puller {
 	o.defaults()
-	return &Puller{store: store, client: client, log: log, opt: o, interval: interval, stopped: make(chan struct{})}
+	return &Puller{store: store, client: client, log: log, clock: clock.Or(clk), opt: o, interval: interval, stopped: make(chan struct{})}
 }
 
 // Run pulls at once and then every interval until ctx ends.
 func (p *Puller) Run(ctx context.Context) {
 	defer p.once.Do(func() { close(p.stopped) })
-	t := time.NewTicker(p.interval)
-	defer t.Stop()
 	for {
 		if err := p.Pull(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("directory: pull from central failed; routing goes on with the last-known copy", "err", err)
@@ -54,7 +54,7 @@ func (p *Puller) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-p.clock.After(p.interval):
 		}
 	}
 }
@@ -74,7 +74,7 @@ func (p *Puller) LastError() (string, time.Time) {
 func (p *Puller) Pull(ctx context.Context) error {
 	err := p.pull(ctx)
 	p.mu.Lock()
-	p.lastErr, p.lastTry = "", time.Now()
+	p.lastErr, p.lastTry = "", p.clock.Now()
 	if err != nil {
 		p.lastErr = err.Error()
 	}

@@ -1,24 +1,29 @@
-package server
+package health
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/clock"
+	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/model"
 )
 
 // TestAlertsWarnOnChangesOnly feeds the watcher a scripted forwarder: each
 // change is logged once, a steady state is not repeated.
 func TestAlertsWarnOnChangesOnly(t *testing.T) {
-	e := newOpsEnv(t, opsConfig{})
-	if a := e.call(`{"channelId":"al-1"}`); a.code != 200 {
-		t.Fatal(a.raw)
-	}
+	store := storeWithCall(t, "al-1")
 	var logs bytes.Buffer
-	up := UpstreamStatus{Configured: true}
+	up := Upstream{Configured: true}
 	var lines []string
-	al := NewAlerts(e.store, func() UpstreamStatus { return up }, slog.New(slog.NewTextHandler(&logs, nil)),
+	al := NewAlerts(store, func() Upstream { return up }, slog.New(slog.NewTextHandler(&logs, nil)), nil,
 		time.Hour, 0, func(s string) { lines = append(lines, s) })
 
 	steps := []struct {
@@ -56,18 +61,47 @@ func TestAlertsWarnOnChangesOnly(t *testing.T) {
 }
 
 func TestAlertsAirGappedIsQuiet(t *testing.T) {
-	e := newOpsEnv(t, opsConfig{})
-	if a := e.call(`{"channelId":"ag-1"}`); a.code != 200 {
-		t.Fatal(a.raw)
-	}
+	store := storeWithCall(t, "ag-1")
 	var logs bytes.Buffer
 	var line string
-	al := NewAlerts(e.store, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour, 0, func(s string) { line = s })
+	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil, time.Hour, 0, func(s string) { line = s })
 	al.check()
 	if logs.Len() != 0 {
 		t.Errorf("an air-gapped edge warned: %s", logs.String())
 	}
 	if line != "answering calls; air-gapped, 1 records kept for central" {
 		t.Errorf("status line %q", line)
+	}
+}
+
+// storeWithCall is a real database with one call received, so the outbox
+// holds one pending record.
+func storeWithCall(t *testing.T, channelID string) *db.Store {
+	t.Helper()
+	store, closeStore := edgetest.OpenStore(t, filepath.Join(t.TempDir(), "edge.db"))
+	t.Cleanup(closeStore)
+	if _, err := store.CreateCall(context.Background(), db.NewCall{Call: model.Call{Routing: model.RoutingNone,
+		Direction: model.DirectionIn, Status: model.StatusOpen, ChannelID: channelID}}); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// Run looks once at start and then once per interval of its clock.
+func TestAlertsRunOnTheirClock(t *testing.T) {
+	store := storeWithCall(t, "run-1")
+	clk := clock.NewManual(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
+	lines := make(chan string, 10)
+	al := NewAlerts(store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clk, time.Minute, time.Hour, func(s string) { lines <- s })
+	ctx, cancel := context.WithCancel(context.Background())
+	go al.Run(ctx)
+	defer func() { cancel(); al.Close() }()
+	<-lines // the first round, at once
+	edgetest.WaitFor(t, "the alerts to wait on their clock", 10*time.Second, func() bool { return clk.Waiting(clk.Now().Add(time.Minute)) })
+	clk.Advance(time.Minute)
+	select {
+	case <-lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no second round after the clock moved one interval")
 	}
 }

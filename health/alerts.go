@@ -1,4 +1,7 @@
-package server
+// Package health watches the appliance beside its HTTP server: what the
+// forwarder to central reports (Upstream, shown by the status page) and the
+// alerts an operator reads in the journal and `systemctl status`.
+package health
 
 import (
 	"context"
@@ -6,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -14,9 +18,10 @@ import (
 // credentials), new dead letters, a backlog growing old. It also keeps a
 // one-line summary for `systemctl status`.
 type Alerts struct {
-	store    *db.Store
-	upstream func() UpstreamStatus
+	outbox   Outbox
+	upstream func() Upstream
 	log      *slog.Logger
+	clock    clock.Clock
 	every    time.Duration
 	oldAfter time.Duration // backlog age that earns a warning
 	summary  func(string)
@@ -28,29 +33,32 @@ type Alerts struct {
 	done        chan struct{}
 }
 
+// Outbox is the part of the store the alerts read (db.Store).
+type Outbox interface {
+	OutboxStatus() (db.OutboxStatus, error)
+}
+
 // NewAlerts builds the watcher: it looks every interval and warns when the
 // oldest pending record is older than oldAfter. upstream may be nil (no
-// forwarder yet); summary, when set, receives a status line each round
-// (sdnotify.Status).
-func NewAlerts(store *db.Store, upstream func() UpstreamStatus, log *slog.Logger, every, oldAfter time.Duration, summary func(string)) *Alerts {
+// forwarder yet); clk may be nil for the wall clock; summary, when set,
+// receives a status line each round (sdnotify.Status).
+func NewAlerts(outbox Outbox, upstream func() Upstream, log *slog.Logger, clk clock.Clock, every, oldAfter time.Duration, summary func(string)) *Alerts {
 	if upstream == nil {
-		upstream = func() UpstreamStatus { return UpstreamStatus{} }
+		upstream = func() Upstream { return Upstream{} }
 	}
-	return &Alerts{store: store, upstream: upstream, log: log, every: every, oldAfter: oldAfter,
+	return &Alerts{outbox: outbox, upstream: upstream, log: log, clock: clock.Or(clk), every: every, oldAfter: oldAfter,
 		summary: summary, done: make(chan struct{})}
 }
 
 // Run checks every interval until ctx ends.
 func (a *Alerts) Run(ctx context.Context) {
 	defer close(a.done)
-	t := time.NewTicker(a.every)
-	defer t.Stop()
 	for {
 		a.check()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-a.clock.After(a.every):
 		}
 	}
 }
@@ -80,7 +88,7 @@ func (a *Alerts) check() {
 	}
 	a.stuck = up.Stuck
 
-	st, err := a.store.OutboxStatus()
+	st, err := a.outbox.OutboxStatus()
 	if err != nil {
 		a.log.Warn("read outbox status", "err", err)
 		return
@@ -99,7 +107,7 @@ func (a *Alerts) check() {
 	}
 }
 
-func summaryLine(st db.OutboxStatus, up UpstreamStatus) string {
+func summaryLine(st db.OutboxStatus, up Upstream) string {
 	switch {
 	case !up.Configured:
 		return fmt.Sprintf("answering calls; air-gapped, %d records kept for central", st.Pending)
