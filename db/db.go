@@ -136,6 +136,9 @@ func prepare(b *bolt.DB, path string, readOnly bool) error {
 				return err
 			}
 		}
+		if err := deriveRanks(tx); err != nil {
+			return err
+		}
 		return startCounts(tx)
 	})
 }

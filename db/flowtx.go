@@ -74,15 +74,41 @@ func (x schemaTx) NextQueueSeq() (uint64, error) {
 
 func (x schemaTx) Waiting() []routing.Entry { return waitingEntries(x.tx) }
 
+// IndexWaiting and UnindexWaiting keep the queue rank (rank.go) in the
+// same transaction; re-indexing an entry moves its count to its new tag.
 func (x schemaTx) IndexWaiting(id, tag int64, createdAt time.Time) error {
-	if err := x.tx.Bucket(bucketWaiting).Put(u64(id), waitingValue(tag, createdAt)); err != nil {
+	b := x.tx.Bucket(bucketWaiting)
+	if old := b.Get(u64(id)); old != nil {
+		if fromU64(old) == tag {
+			return x.putWaiting(b, id, tag, createdAt)
+		}
+		if err := rankAdd(x.tx, id, fromU64(old), -1); err != nil {
+			return err
+		}
+	}
+	if err := rankAdd(x.tx, id, tag, 1); err != nil {
+		return err
+	}
+	return x.putWaiting(b, id, tag, createdAt)
+}
+
+func (x schemaTx) putWaiting(b *bolt.Bucket, id, tag int64, createdAt time.Time) error {
+	if err := b.Put(u64(id), waitingValue(tag, createdAt)); err != nil {
 		return fmt.Errorf("index queue entry %d: %w", id, err)
 	}
 	return nil
 }
 
 func (x schemaTx) UnindexWaiting(id int64) error {
-	if err := x.tx.Bucket(bucketWaiting).Delete(u64(id)); err != nil {
+	b := x.tx.Bucket(bucketWaiting)
+	old := b.Get(u64(id))
+	if old == nil {
+		return nil
+	}
+	if err := rankAdd(x.tx, id, fromU64(old), -1); err != nil {
+		return err
+	}
+	if err := b.Delete(u64(id)); err != nil {
 		return fmt.Errorf("unindex queue entry %d: %w", id, err)
 	}
 	return nil

@@ -23,11 +23,12 @@ var (
 	bucketDeadLetters      = []byte("dead_letters")  // order key + seq -> DeadLetter
 	bucketSynced           = []byte("synced")        // syncedAt + ticket ID -> nil, for retention
 	bucketLines            = []byte("lines")         // subchannel ID -> model.Line (pulled from central)
+	bucketRank             = []byte("queue_rank")    // scope, level, ID prefix -> waiting calls (see rank.go)
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
 		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
-		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines}
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines, bucketRank}
 )
 
 // Keys in the meta bucket.
