@@ -55,12 +55,20 @@ type Tx interface {
 	// Waiting lists the waiting index (waitingForAgent entries) in
 	// arrival order; IndexWaiting and UnindexWaiting keep it.
 	Waiting() []routing.Entry
+	// WaitingCreatedBy lists the waiting entries that arrived at or
+	// before cutoff, in arrival (queue ID) order: what the maximum-wait
+	// timer needs, without reading every waiting call.
+	WaitingCreatedBy(cutoff time.Time) []routing.Entry
 	IndexWaiting(queueID, tag int64, createdAt time.Time) error
 	UnindexWaiting(queueID int64) error
 
 	Presence(userID int64) (*model.Presence, error)
 	PutPresence(p *model.Presence) error
-	EachPresence(fn func(p *model.Presence) error) error
+	// EachBusyPresence calls fn, in user ID order, for the agents whose
+	// presence runs a timer or holds a call (beingConnected, acw,
+	// interacting, notResponding): the only ones the timers and
+	// cleanState look at, so they need not read every agent.
+	EachBusyPresence(fn func(p *model.Presence) error) error
 
 	// AnyIdle reports whether the idle index holds an agent (one cursor
 	// step); Idle lists it, longest idle first.

@@ -136,7 +136,7 @@ func prepare(b *bolt.DB, path string, readOnly bool) error {
 				return err
 			}
 		}
-		if err := deriveRanks(tx); err != nil {
+		if err := deriveIndexes(tx); err != nil {
 			return err
 		}
 		return startCounts(tx)

@@ -74,26 +74,25 @@ func (x schemaTx) NextQueueSeq() (uint64, error) {
 
 func (x schemaTx) Waiting() []routing.Entry { return waitingEntries(x.tx) }
 
-// IndexWaiting and UnindexWaiting keep the queue rank (rank.go) in the
-// same transaction; re-indexing an entry moves its count to its new tag.
+func (x schemaTx) WaitingCreatedBy(cutoff time.Time) []routing.Entry {
+	return waitingCreatedBy(x.tx, cutoff)
+}
+
+// IndexWaiting and UnindexWaiting keep the indexes derived from the
+// waiting index in the same transaction: the queue rank (rank.go) and
+// the waiting-since order (derive.go). Re-indexing an entry first takes
+// it out, so its counts follow a changed tag.
 func (x schemaTx) IndexWaiting(id, tag int64, createdAt time.Time) error {
-	b := x.tx.Bucket(bucketWaiting)
-	if old := b.Get(u64(id)); old != nil {
-		if fromU64(old) == tag {
-			return x.putWaiting(b, id, tag, createdAt)
-		}
-		if err := rankAdd(x.tx, id, fromU64(old), -1); err != nil {
-			return err
-		}
+	if err := x.UnindexWaiting(id); err != nil {
+		return err
 	}
 	if err := rankAdd(x.tx, id, tag, 1); err != nil {
 		return err
 	}
-	return x.putWaiting(b, id, tag, createdAt)
-}
-
-func (x schemaTx) putWaiting(b *bolt.Bucket, id, tag int64, createdAt time.Time) error {
-	if err := b.Put(u64(id), waitingValue(tag, createdAt)); err != nil {
+	if err := x.tx.Bucket(bucketWaitingSince).Put(waitingSinceKey(createdAt.UnixNano(), id), []byte{}); err != nil {
+		return fmt.Errorf("index queue entry %d: %w", id, err)
+	}
+	if err := x.tx.Bucket(bucketWaiting).Put(u64(id), waitingValue(tag, createdAt)); err != nil {
 		return fmt.Errorf("index queue entry %d: %w", id, err)
 	}
 	return nil
@@ -108,6 +107,9 @@ func (x schemaTx) UnindexWaiting(id int64) error {
 	if err := rankAdd(x.tx, id, fromU64(old), -1); err != nil {
 		return err
 	}
+	if err := x.tx.Bucket(bucketWaitingSince).Delete(waitingSinceKey(fromU64(old[8:]), id)); err != nil {
+		return fmt.Errorf("unindex queue entry %d: %w", id, err)
+	}
 	if err := b.Delete(u64(id)); err != nil {
 		return fmt.Errorf("unindex queue entry %d: %w", id, err)
 	}
@@ -116,8 +118,8 @@ func (x schemaTx) UnindexWaiting(id int64) error {
 
 func (x schemaTx) Presence(userID int64) (*model.Presence, error) { return getPresence(x.tx, userID) }
 func (x schemaTx) PutPresence(p *model.Presence) error            { return putPresence(x.tx, p) }
-func (x schemaTx) EachPresence(fn func(p *model.Presence) error) error {
-	return eachPresence(x.tx, fn)
+func (x schemaTx) EachBusyPresence(fn func(p *model.Presence) error) error {
+	return eachBusyPresence(x.tx, fn)
 }
 
 func (x schemaTx) AnyIdle() bool {

@@ -24,11 +24,14 @@ var (
 	bucketSynced           = []byte("synced")        // syncedAt + ticket ID -> nil, for retention
 	bucketLines            = []byte("lines")         // subchannel ID -> model.Line (pulled from central)
 	bucketRank             = []byte("queue_rank")    // scope, level, ID prefix -> waiting calls (see rank.go)
+	bucketWaitingSince     = []byte("queue_waiting_since") // createdAt, queue ID -> nil (see derive.go)
+	bucketAgentsBusy       = []byte("agents_busy")         // user ID -> nil: ringing, talking, acw, notResponding
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
 		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
-		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines, bucketRank}
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines, bucketRank,
+		bucketWaitingSince, bucketAgentsBusy}
 )
 
 // Keys in the meta bucket.

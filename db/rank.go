@@ -34,7 +34,7 @@ import (
 // counts in the transaction that changes the waiting index (2·rankTop
 // read-modify-writes, on a handful of pages), so the index is a function
 // of the waiting index: Open derives it again when it differs
-// (deriveRanks), which covers a file from before the index and one an
+// (derive.go), which covers a file from before the index and one an
 // older binary (that does not know it) has written since. That is why it
 // needs no schema version of its own.
 const (
@@ -117,43 +117,6 @@ func rankBefore(c *bolt.Cursor, kind byte, tag, id int64) int {
 	return n
 }
 
-// deriveRanks makes the rank index match the waiting index, rewriting it
-// only when it differs (an unchanged file is not written at open).
-func deriveRanks(tx *bolt.Tx) error {
-	want, err := ranksOf(tx)
-	if err != nil {
-		return err
-	}
-	b := tx.Bucket(bucketRank)
-	same := b.Stats().KeyN == len(want)
-	if same {
-		same = b.ForEach(func(k, v []byte) error {
-			if w, ok := want[string(k)]; !ok || w != fromU64(v) {
-				return errRankDiffers
-			}
-			return nil
-		}) == nil
-	}
-	if same {
-		return nil
-	}
-	if err := tx.DeleteBucket(bucketRank); err != nil {
-		return fmt.Errorf("derive queue rank: %w", err)
-	}
-	b, err = tx.CreateBucket(bucketRank)
-	if err != nil {
-		return fmt.Errorf("derive queue rank: %w", err)
-	}
-	for k, n := range want {
-		if err := b.Put([]byte(k), u64(n)); err != nil {
-			return fmt.Errorf("derive queue rank: %w", err)
-		}
-	}
-	return nil
-}
-
-var errRankDiffers = fmt.Errorf("queue rank differs")
-
 // ranksOf computes the rank index from the waiting index.
 func ranksOf(tx *bolt.Tx) (map[string]int64, error) {
 	want := map[string]int64{}
@@ -170,4 +133,18 @@ func ranksOf(tx *bolt.Tx) (map[string]int64, error) {
 		return nil
 	})
 	return want, err
+}
+
+// rankTotal is the number of waiting calls: the sum of the top level of
+// the all-calls scope, one node per block of IDs that holds one.
+func rankTotal(tx *bolt.Tx) int {
+	var lo, hi [18]byte
+	rankKeyInto(lo[:], rankAll, 0, rankTop, 0)
+	rankKeyInto(hi[:], rankAll, 0, rankTop+1, 0)
+	n := 0
+	c := tx.Bucket(bucketRank).Cursor()
+	for k, v := c.Seek(lo[:]); k != nil && bytes.Compare(k, hi[:]) < 0; k, v = c.Next() {
+		n += int(fromU64(v))
+	}
+	return n
 }
