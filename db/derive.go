@@ -3,10 +3,10 @@ package db
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
