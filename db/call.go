@@ -80,17 +80,12 @@ func putJSON(b *bolt.Bucket, key []byte, v any, what string) error {
 // outside the group commit (like UpsertCustomersBulk), each exactly as
 // CreateCall would: for seeding a database of a real site's size
 // (bench/seed, bench/scale), where a million group commits would take
-// minutes. A channelId already known is skipped, as CreateCall would
-// answer it without writing.
+// minutes. A channelId already known writes nothing, as in CreateCall
+// (callflow answers the repeat).
 func (s *Store) CreateCallsBulk(batch []NewCall) error {
 	return s.update(func(tx *bolt.Tx) error {
 		x := schemaTx{tx}
 		for _, nc := range batch {
-			if nc.Call.ChannelID != "" {
-				if _, ok := x.TicketByChannel(nc.Call.ChannelID); ok {
-					continue
-				}
-			}
 			if _, err := s.flow.CreateCall(x, s.now(), nc); err != nil {
 				return err
 			}
