@@ -65,7 +65,7 @@ func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
 		}
 	}
 	q.PrimaryTagID = tag
-	if !f.tx.AnyOnline(q.PrimaryTagID, routing.Serves) {
+	if !f.tx.AnyOnline(q.PrimaryTagID) {
 		q.Status, q.DeclineReasonCode = model.QueueDeclined, DeclineNoAgents
 		q.DeclineReasonMessage = "No agent with matching skills is logged in"
 		q.CompletedAt = &f.now

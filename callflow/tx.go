@@ -78,10 +78,11 @@ type Tx interface {
 	UnindexIdle(since time.Time, userID int64) error
 
 	// Online reports whether the agent is in the online index; AnyOnline
-	// whether serves(skills, tag) holds for an agent in it (serves is a
-	// plain function, not a closure, so asking allocates nothing).
+	// whether an agent in it serves tag (routing.Serves: any agent for
+	// tag 0, else one with the skill), answered from the skill index in
+	// one seek whatever the number of agents online.
 	Online(userID int64) bool
-	AnyOnline(tag int64, serves func(skills []int64, tag int64) bool) bool
+	AnyOnline(tag int64) bool
 	IndexOnline(userID int64, skills []int64) error
 	UnindexOnline(userID int64) error
 

@@ -15,7 +15,8 @@ import (
 	"github.com/enneo-edge/enneo-edge/routing"
 )
 
-// The derived indexes (queue_rank, queue_waiting_since, agents_busy) are
+// The derived indexes (queue_rank, queue_waiting_since, agents_busy,
+// agents_by_skill) are
 // functions of the records and of the waiting index, kept in the
 // transaction that changes those. Open computes each one again and
 // rewrites it when it differs: a file from before an index exists, and a
@@ -49,7 +50,29 @@ func deriveIndexes(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	return deriveIndex(tx, bucketAgentsBusy, busy)
+	if err := deriveIndex(tx, bucketAgentsBusy, busy); err != nil {
+		return err
+	}
+	return deriveIndex(tx, bucketOnlineBySkill, bySkillOf(tx))
+}
+
+func skillKey(tag, userID int64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(tag))
+	binary.BigEndian.PutUint64(k[8:], uint64(userID))
+	return k
+}
+
+// bySkillOf computes the skill index from the online index.
+func bySkillOf(tx *bolt.Tx) map[string][]byte {
+	want := map[string][]byte{}
+	_ = tx.Bucket(bucketAgentsOnline).ForEach(func(k, v []byte) error {
+		for _, tag := range skillsOf(v) {
+			want[string(skillKey(tag, fromU64(k)))] = []byte{}
+		}
+		return nil
+	})
+	return want
 }
 
 var errIndexDiffers = errors.New("index differs")

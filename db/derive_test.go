@@ -35,7 +35,7 @@ func derivedDiffer(tx *bolt.Tx) string {
 	for _, ix := range []struct {
 		bucket []byte
 		want   map[string][]byte
-	}{{bucketRank, rankWant}, {bucketWaitingSince, since}, {bucketAgentsBusy, busy}} {
+	}{{bucketRank, rankWant}, {bucketWaitingSince, since}, {bucketAgentsBusy, busy}, {bucketOnlineBySkill, bySkillOf(tx)}} {
 		got := map[string][]byte{}
 		_ = tx.Bucket(ix.bucket).ForEach(func(k, v []byte) error { got[string(k)] = v; return nil })
 		if len(got) != len(ix.want) {

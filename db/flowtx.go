@@ -157,20 +157,31 @@ func (x schemaTx) Online(userID int64) bool {
 	return x.tx.Bucket(bucketAgentsOnline).Get(u64(userID)) != nil
 }
 
-func (x schemaTx) AnyOnline(tag int64, serves func([]int64, int64) bool) bool {
-	c := x.tx.Bucket(bucketAgentsOnline).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if serves(skillsOf(v), tag) {
-			return true
-		}
+func (x schemaTx) AnyOnline(tag int64) bool {
+	if tag == 0 {
+		k, _ := x.tx.Bucket(bucketAgentsOnline).Cursor().First()
+		return k != nil
 	}
-	return false
+	prefix := u64(tag)
+	k, _ := x.tx.Bucket(bucketOnlineBySkill).Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
+// IndexOnline and UnindexOnline keep the skill index (agents_by_skill:
+// tag, user ID -> nil; derive.go) in step with the online index, so
+// getRouting lists the agents of a skill and admit finds one without
+// walking every agent online.
 func (x schemaTx) IndexOnline(userID int64, skills []int64) error {
+	if err := x.UnindexOnline(userID); err != nil {
+		return err
+	}
 	v := make([]byte, 8*len(skills))
+	by := x.tx.Bucket(bucketOnlineBySkill)
 	for i, id := range skills {
 		binary.BigEndian.PutUint64(v[8*i:], uint64(id))
+		if err := by.Put(skillKey(id, userID), []byte{}); err != nil {
+			return fmt.Errorf("index online agent %d: %w", userID, err)
+		}
 	}
 	if err := x.tx.Bucket(bucketAgentsOnline).Put(u64(userID), v); err != nil {
 		return fmt.Errorf("index online agent %d: %w", userID, err)
@@ -179,7 +190,18 @@ func (x schemaTx) IndexOnline(userID int64, skills []int64) error {
 }
 
 func (x schemaTx) UnindexOnline(userID int64) error {
-	if err := x.tx.Bucket(bucketAgentsOnline).Delete(u64(userID)); err != nil {
+	b := x.tx.Bucket(bucketAgentsOnline)
+	old := b.Get(u64(userID))
+	if old == nil {
+		return nil
+	}
+	by := x.tx.Bucket(bucketOnlineBySkill)
+	for _, tag := range skillsOf(old) {
+		if err := by.Delete(skillKey(tag, userID)); err != nil {
+			return fmt.Errorf("unindex online agent %d: %w", userID, err)
+		}
+	}
+	if err := b.Delete(u64(userID)); err != nil {
 		return fmt.Errorf("unindex online agent %d: %w", userID, err)
 	}
 	return nil

@@ -25,13 +25,14 @@ var (
 	bucketLines            = []byte("lines")               // subchannel ID -> model.Line (pulled from central)
 	bucketRank             = []byte("queue_rank")          // scope, level, ID prefix -> waiting calls (see rank.go)
 	bucketWaitingSince     = []byte("queue_waiting_since") // createdAt, queue ID -> nil (see derive.go)
+	bucketOnlineBySkill    = []byte("agents_by_skill")     // skill tag, user ID -> nil (online agents; see derive.go)
 	bucketAgentsBusy       = []byte("agents_busy")         // user ID -> nil: ringing, talking, acw, notResponding
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
 		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
 		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines, bucketRank,
-		bucketWaitingSince, bucketAgentsBusy}
+		bucketWaitingSince, bucketAgentsBusy, bucketOnlineBySkill}
 )
 
 // Keys in the meta bucket.

@@ -174,30 +174,25 @@ func (s *Store) RoutingAvailability(userID int64) ([]Availability, error) {
 	return out, err
 }
 
-// onlineServing lists the logged-in agents with skill tag, by ID (the
-// online index is keyed by ID).
+// onlineServing lists the logged-in agents with skill tag, by ID: for a
+// tag, the skill index's keys of that tag (sorted by user ID); for none,
+// every online agent (keyed by ID).
 func onlineServing(tx *bolt.Tx, tag int64) []int64 {
 	ids := []int64{}
-	c := tx.Bucket(bucketAgentsOnline).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if rawServes(v, tag) {
+	if tag == 0 {
+		c := tx.Bucket(bucketAgentsOnline).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			ids = append(ids, fromU64(k))
 		}
+		return ids
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], uint64(tag))
+	c := tx.Bucket(bucketOnlineBySkill).Cursor()
+	for k, _ := c.Seek(prefix[:]); k != nil && bytes.HasPrefix(k, prefix[:]); k, _ = c.Next() {
+		ids = append(ids, fromU64(k[8:]))
 	}
 	return ids
-}
-
-// rawServes is routing.Agent.Serves on the online index's encoded skills.
-func rawServes(skills []byte, tag int64) bool {
-	if tag == 0 {
-		return true
-	}
-	for i := 0; i+8 <= len(skills); i += 8 {
-		if int64(binary.BigEndian.Uint64(skills[i:])) == tag {
-			return true
-		}
-	}
-	return false
 }
 
 // position counts the earlier waiting calls that compete with q

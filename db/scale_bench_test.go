@@ -202,3 +202,41 @@ func BenchmarkAgentConnected(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPositionRankVsWalk is the queue position alone, from the rank
+// index and by the walk it replaced, for the last of N waiting calls: the
+// A/B of the change, in one run.
+func BenchmarkPositionRankVsWalk(b *testing.B) {
+	for _, w := range []int{0, 500, 5000} {
+		s, stop := openScale(b, scaleState{agents: 10, waiting: w})
+		ticket := lastWaiting(b, s)
+		var q *model.QueueEntry
+		if err := s.view(func(tx *bolt.Tx) error {
+			var err error
+			q, err = queueFor(tx, RoutingQuery{TicketID: ticket})
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range []struct {
+			name string
+			fn   func(*bolt.Tx, *model.QueueEntry) int
+		}{{"rank", position}, {"walk", positionWalk}} {
+			b.Run(fmt.Sprintf("%s/waiting=%d", v.name, w), func(b *testing.B) {
+				b.ReportAllocs()
+				err := s.view(func(tx *bolt.Tx) error {
+					for b.Loop() {
+						if p := v.fn(tx, q); p != w {
+							return fmt.Errorf("position %d, want %d", p, w)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		stop()
+	}
+}
