@@ -26,11 +26,16 @@ import (
 // encoder's pools.
 func TestHotPathAllocsFlat(t *testing.T) {
 	if testing.Short() {
-		t.Skip("seeds two databases of 20,000 and 60,000 tickets")
+		t.Skip("seeds two databases of 10,000 and 30,000 tickets")
+	}
+	if raceEnabled {
+		// The race detector's instrumentation allocates beside the code
+		// measured, and varies; .ci/run runs this test without it.
+		t.Skip("allocation counts are measured without -race (.ci/run)")
 	}
 	const depth = 4
-	base := scaleState{agents: 100, waiting: 500, customers: 20_000, tickets: 20_000}
-	large := scaleState{agents: 500, waiting: 5000, customers: 60_000, tickets: 60_000}
+	base := scaleState{agents: 100, waiting: 500, customers: 10_000, tickets: 10_000}
+	large := scaleState{agents: 500, waiting: 5000, customers: 30_000, tickets: 30_000}
 	hots := []struct {
 		name    string
 		ceiling float64
