@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ func main() {
 	tickets := flag.String("tickets", "10000,1000000", "stored customers and tickets, one database each")
 	rate := flag.Float64("rate", 200, "calls per second of each kind, on a fixed schedule")
 	dur := flag.Duration("duration", 5*time.Second, "length of each measurement")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of each database's measurements (not its seeding) to PREFIX-<tickets>.pprof")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*tickets, ",") {
@@ -81,6 +83,9 @@ func run(dir string, sizes []int, rate float64, dur time.Duration) error {
 	return nil
 }
 
+// cpuProfile is the -cpuprofile prefix ("" = none).
+var cpuProfile string
+
 func phone(i int) string { return fmt.Sprintf("+49151%08d", i) }
 
 func call(r, channel, ph string) db.NewCall {
@@ -123,6 +128,17 @@ func runSize(path string, n int, rate float64, dur time.Duration) ([]row, error)
 	}
 	fmt.Fprintf(os.Stderr, "%d customers and tickets seeded in %v\n", n, time.Since(start).Round(time.Millisecond))
 
+	if cpuProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s-%d.pprof", cpuProfile, n))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	agents, waiting := 0, 0
 	addAgents := func(to int) error {
 		var as []model.Agent
