@@ -59,6 +59,9 @@ type Tx interface {
 	// before cutoff, in arrival (queue ID) order: what the maximum-wait
 	// timer needs, without reading every waiting call.
 	WaitingCreatedBy(cutoff time.Time) []routing.Entry
+	// AnyWaiting reports whether a call with exactly this skill tag (0:
+	// none) waits, in one seek.
+	AnyWaiting(tag int64) bool
 	IndexWaiting(queueID, tag int64, createdAt time.Time) error
 	UnindexWaiting(queueID int64) error
 

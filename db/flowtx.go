@@ -74,6 +74,8 @@ func (x schemaTx) NextQueueSeq() (uint64, error) {
 
 func (x schemaTx) Waiting() []routing.Entry { return waitingEntries(x.tx) }
 
+func (x schemaTx) AnyWaiting(tag int64) bool { return rankAny(x.tx, tag) }
+
 func (x schemaTx) WaitingCreatedBy(cutoff time.Time) []routing.Entry {
 	return waitingCreatedBy(x.tx, cutoff)
 }

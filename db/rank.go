@@ -148,3 +148,12 @@ func rankTotal(tx *bolt.Tx) int {
 	}
 	return n
 }
+
+// rankAny reports whether a call of exactly this tag waits: whether the
+// tag's scope has a node at the top level.
+func rankAny(tx *bolt.Tx, tag int64) bool {
+	var lo [18]byte
+	rankKeyInto(lo[:], rankTag, tag, rankTop, 0)
+	k, _ := tx.Bucket(bucketRank).Cursor().Seek(lo[:])
+	return k != nil && bytes.Equal(k[:10], lo[:10])
+}

@@ -57,6 +57,15 @@ func checkPositions(t *testing.T, tx *bolt.Tx, r *rand.Rand, ids map[int64]int64
 	for range 20 {
 		probe(randomQueueID(r), int64(r.IntN(4)))
 	}
+	for tag := int64(0); tag < 4; tag++ {
+		waits := false
+		for _, t := range ids {
+			waits = waits || t == tag
+		}
+		if got := rankAny(tx, tag); got != waits {
+			t.Fatalf("a call of tag %d waits: %v, the waiting entries say %v", tag, got, waits)
+		}
+	}
 	want, err := ranksOf(tx)
 	if err != nil {
 		t.Fatal(err)
