@@ -21,11 +21,19 @@ func (f *flow) dispatch() (int, error) {
 	if !f.tx.AnyIdle() {
 		return 0, nil
 	}
+	idle := f.tx.Idle()
+	if !f.anyServable(idle) {
+		// Idle agents while calls wait for skills none of them has: the
+		// common state of a queue for one skill beside idle agents of
+		// another. Asked per skill, it costs a seek per idle agent's
+		// skill, not a read of every waiting call on every change.
+		return 0, nil
+	}
 	waiting := f.tx.Waiting()
 	if len(waiting) == 0 {
 		return 0, nil
 	}
-	as := routing.Assign(waiting, f.tx.Idle())
+	as := routing.Assign(waiting, idle)
 	for _, a := range as {
 		q, err := f.tx.QueueEntry(a.EntryID)
 		if err != nil {
@@ -50,6 +58,23 @@ func (f *flow) dispatch() (int, error) {
 	return len(as), nil
 }
 
+// anyServable reports whether a waiting call has a tag one of the idle
+// agents serves (routing.Serves): one without a tag, or one of an idle
+// agent's skill. Without one, routing.Assign would assign nothing.
+func (f *flow) anyServable(idle []routing.Agent) bool {
+	if f.tx.AnyWaiting(0) {
+		return true
+	}
+	for i := range idle {
+		for _, tag := range idle[i].Skills {
+			if tag != 0 && f.tx.AnyWaiting(tag) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // admit decides what becomes of a new routing=native call: it waits for
 // an agent, or is declined at once when no logged-in agent has its skill.
 func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
@@ -65,7 +90,7 @@ func (f *flow) admit(q *model.QueueEntry, t *model.Ticket) error {
 		}
 	}
 	q.PrimaryTagID = tag
-	if !f.tx.AnyOnline(q.PrimaryTagID, routing.Serves) {
+	if !f.tx.AnyOnline(q.PrimaryTagID) {
 		q.Status, q.DeclineReasonCode = model.QueueDeclined, DeclineNoAgents
 		q.DeclineReasonMessage = "No agent with matching skills is logged in"
 		q.CompletedAt = &f.now

@@ -75,7 +75,7 @@ func (m *Machine) ReEvaluate(tx Tx, now time.Time, clean bool) (int, error) {
 // asks routing which timers have run out at now. It only reads.
 func (m *Machine) Due(tx Tx, now time.Time) (routing.Due, error) {
 	var agents []routing.Agent
-	err := tx.EachPresence(func(p *model.Presence) error {
+	err := tx.EachBusyPresence(func(p *model.Presence) error {
 		switch p.CallRoutingStatus {
 		case model.PresenceBeingConnected, model.PresenceACW:
 			a := routing.Agent{ID: p.UserID, Status: p.CallRoutingStatus, Since: p.CallStatusSince, Ticket: p.CurrentTicketID}
@@ -91,7 +91,13 @@ func (m *Machine) Due(tx Tx, now time.Time) (routing.Due, error) {
 	if err != nil {
 		return routing.Due{}, err
 	}
-	return routing.DueAt(m.routing, now, agents, tx.Waiting()), nil
+	var waiting []routing.Entry
+	if m.routing.MaxWait > 0 {
+		// Only these can have waited the maximum (routing.DueAt's rule:
+		// createdAt + MaxWait <= now).
+		waiting = tx.WaitingCreatedBy(now.Add(-m.routing.MaxWait))
+	}
+	return routing.DueAt(m.routing, now, agents, waiting), nil
 }
 
 // cleanState frees agents whose state no live call backs.
@@ -113,7 +119,7 @@ func (f *flow) cleanState() (int, error) {
 // reads.
 func Stale(tx Tx) ([]*model.Presence, error) {
 	var stale []*model.Presence
-	err := tx.EachPresence(func(p *model.Presence) error {
+	err := tx.EachBusyPresence(func(p *model.Presence) error {
 		switch p.CallRoutingStatus {
 		case model.PresenceNotResponding:
 			stale = append(stale, p)

@@ -55,12 +55,23 @@ type Tx interface {
 	// Waiting lists the waiting index (waitingForAgent entries) in
 	// arrival order; IndexWaiting and UnindexWaiting keep it.
 	Waiting() []routing.Entry
+	// WaitingCreatedBy lists the waiting entries that arrived at or
+	// before cutoff, in arrival (queue ID) order: what the maximum-wait
+	// timer needs, without reading every waiting call.
+	WaitingCreatedBy(cutoff time.Time) []routing.Entry
+	// AnyWaiting reports whether a call with exactly this skill tag (0:
+	// none) waits, in one seek.
+	AnyWaiting(tag int64) bool
 	IndexWaiting(queueID, tag int64, createdAt time.Time) error
 	UnindexWaiting(queueID int64) error
 
 	Presence(userID int64) (*model.Presence, error)
 	PutPresence(p *model.Presence) error
-	EachPresence(fn func(p *model.Presence) error) error
+	// EachBusyPresence calls fn, in user ID order, for the agents whose
+	// presence runs a timer or holds a call (beingConnected, acw,
+	// interacting, notResponding): the only ones the timers and
+	// cleanState look at, so they need not read every agent.
+	EachBusyPresence(fn func(p *model.Presence) error) error
 
 	// AnyIdle reports whether the idle index holds an agent (one cursor
 	// step); Idle lists it, longest idle first.
@@ -70,10 +81,11 @@ type Tx interface {
 	UnindexIdle(since time.Time, userID int64) error
 
 	// Online reports whether the agent is in the online index; AnyOnline
-	// whether serves(skills, tag) holds for an agent in it (serves is a
-	// plain function, not a closure, so asking allocates nothing).
+	// whether an agent in it serves tag (routing.Serves: any agent for
+	// tag 0, else one with the skill), answered from the skill index in
+	// one seek whatever the number of agents online.
 	Online(userID int64) bool
-	AnyOnline(tag int64, serves func(skills []int64, tag int64) bool) bool
+	AnyOnline(tag int64) bool
 	IndexOnline(userID int64, skills []int64) error
 	UnindexOnline(userID int64) error
 

@@ -58,3 +58,25 @@ func getAgent(tx *bolt.Tx, id int64) (*model.Agent, error) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// PutAgentsBulk configures agents and sets their call routing status in
+// one direct transaction, outside the group commit, each as PutAgent and
+// SetRoutingStatus would: for seeding (bench/scale) hundreds of agents
+// without hundreds of fsyncs. An empty callStatus leaves presence alone.
+func (s *Store) PutAgentsBulk(agents []model.Agent, callStatus string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		x := schemaTx{tx}
+		for _, a := range agents {
+			if _, err := s.flow.PutAgent(x, s.now(), a); err != nil {
+				return err
+			}
+			if callStatus == "" {
+				continue
+			}
+			if _, err := s.flow.SetRoutingStatus(x, s.now(), a.ID, model.RoutingStatusChange{CallRoutingStatus: callStatus}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

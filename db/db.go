@@ -137,6 +137,9 @@ func prepare(b *bolt.DB, path string, readOnly bool) error {
 				return err
 			}
 		}
+		if err := deriveIndexes(tx); err != nil {
+			return err
+		}
 		return startCounts(tx)
 	})
 }

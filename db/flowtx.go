@@ -74,7 +74,26 @@ func (x schemaTx) NextQueueSeq() (uint64, error) {
 
 func (x schemaTx) Waiting() []routing.Entry { return waitingEntries(x.tx) }
 
+func (x schemaTx) AnyWaiting(tag int64) bool { return rankAny(x.tx, tag) }
+
+func (x schemaTx) WaitingCreatedBy(cutoff time.Time) []routing.Entry {
+	return waitingCreatedBy(x.tx, cutoff)
+}
+
+// IndexWaiting and UnindexWaiting keep the indexes derived from the
+// waiting index in the same transaction: the queue rank (rank.go) and
+// the waiting-since order (derive.go). Re-indexing an entry first takes
+// it out, so its counts follow a changed tag.
 func (x schemaTx) IndexWaiting(id, tag int64, createdAt time.Time) error {
+	if err := x.UnindexWaiting(id); err != nil {
+		return err
+	}
+	if err := rankAdd(x.tx, id, tag, 1); err != nil {
+		return err
+	}
+	if err := x.tx.Bucket(bucketWaitingSince).Put(waitingSinceKey(createdAt.UnixNano(), id), []byte{}); err != nil {
+		return fmt.Errorf("index queue entry %d: %w", id, err)
+	}
 	if err := x.tx.Bucket(bucketWaiting).Put(u64(id), waitingValue(tag, createdAt)); err != nil {
 		return fmt.Errorf("index queue entry %d: %w", id, err)
 	}
@@ -82,7 +101,18 @@ func (x schemaTx) IndexWaiting(id, tag int64, createdAt time.Time) error {
 }
 
 func (x schemaTx) UnindexWaiting(id int64) error {
-	if err := x.tx.Bucket(bucketWaiting).Delete(u64(id)); err != nil {
+	b := x.tx.Bucket(bucketWaiting)
+	old := b.Get(u64(id))
+	if old == nil {
+		return nil
+	}
+	if err := rankAdd(x.tx, id, fromU64(old), -1); err != nil {
+		return err
+	}
+	if err := x.tx.Bucket(bucketWaitingSince).Delete(waitingSinceKey(fromU64(old[8:]), id)); err != nil {
+		return fmt.Errorf("unindex queue entry %d: %w", id, err)
+	}
+	if err := b.Delete(u64(id)); err != nil {
 		return fmt.Errorf("unindex queue entry %d: %w", id, err)
 	}
 	return nil
@@ -90,8 +120,8 @@ func (x schemaTx) UnindexWaiting(id int64) error {
 
 func (x schemaTx) Presence(userID int64) (*model.Presence, error) { return getPresence(x.tx, userID) }
 func (x schemaTx) PutPresence(p *model.Presence) error            { return putPresence(x.tx, p) }
-func (x schemaTx) EachPresence(fn func(p *model.Presence) error) error {
-	return eachPresence(x.tx, fn)
+func (x schemaTx) EachBusyPresence(fn func(p *model.Presence) error) error {
+	return eachBusyPresence(x.tx, fn)
 }
 
 func (x schemaTx) AnyIdle() bool {
@@ -129,20 +159,31 @@ func (x schemaTx) Online(userID int64) bool {
 	return x.tx.Bucket(bucketAgentsOnline).Get(u64(userID)) != nil
 }
 
-func (x schemaTx) AnyOnline(tag int64, serves func([]int64, int64) bool) bool {
-	c := x.tx.Bucket(bucketAgentsOnline).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if serves(skillsOf(v), tag) {
-			return true
-		}
+func (x schemaTx) AnyOnline(tag int64) bool {
+	if tag == 0 {
+		k, _ := x.tx.Bucket(bucketAgentsOnline).Cursor().First()
+		return k != nil
 	}
-	return false
+	prefix := u64(tag)
+	k, _ := x.tx.Bucket(bucketOnlineBySkill).Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
+// IndexOnline and UnindexOnline keep the skill index (agents_by_skill:
+// tag, user ID -> nil; derive.go) in step with the online index, so
+// getRouting lists the agents of a skill and admit finds one without
+// walking every agent online.
 func (x schemaTx) IndexOnline(userID int64, skills []int64) error {
+	if err := x.UnindexOnline(userID); err != nil {
+		return err
+	}
 	v := make([]byte, 8*len(skills))
+	by := x.tx.Bucket(bucketOnlineBySkill)
 	for i, id := range skills {
 		binary.BigEndian.PutUint64(v[8*i:], uint64(id))
+		if err := by.Put(skillKey(id, userID), []byte{}); err != nil {
+			return fmt.Errorf("index online agent %d: %w", userID, err)
+		}
 	}
 	if err := x.tx.Bucket(bucketAgentsOnline).Put(u64(userID), v); err != nil {
 		return fmt.Errorf("index online agent %d: %w", userID, err)
@@ -151,7 +192,18 @@ func (x schemaTx) IndexOnline(userID int64, skills []int64) error {
 }
 
 func (x schemaTx) UnindexOnline(userID int64) error {
-	if err := x.tx.Bucket(bucketAgentsOnline).Delete(u64(userID)); err != nil {
+	b := x.tx.Bucket(bucketAgentsOnline)
+	old := b.Get(u64(userID))
+	if old == nil {
+		return nil
+	}
+	by := x.tx.Bucket(bucketOnlineBySkill)
+	for _, tag := range skillsOf(old) {
+		if err := by.Delete(skillKey(tag, userID)); err != nil {
+			return fmt.Errorf("unindex online agent %d: %w", userID, err)
+		}
+	}
+	if err := b.Delete(u64(userID)); err != nil {
 		return fmt.Errorf("unindex online agent %d: %w", userID, err)
 	}
 	return nil

@@ -14,20 +14,25 @@ var (
 	bucketCustomersByPhone = []byte("customers_by_phone")    // E.164 \x00 customer ID -> nil
 	bucketCustomersByContr = []byte("customers_by_contract") // contract ID -> customer ID
 	bucketMeta             = []byte("meta")
-	bucketAgents           = []byte("agents")        // user ID -> model.Agent
-	bucketWaiting          = []byte("queue_waiting") // queue ID -> tag, createdAt (waitingForAgent entries)
-	bucketAgentsIdle       = []byte("agents_idle")   // idle since, user ID -> nil (routable agents)
-	bucketAgentsOnline     = []byte("agents_online") // user ID -> skill tag IDs (call status not offline)
-	bucketOutboxKeys       = []byte("outbox_keys")   // order key + seq -> nil (see forward.go)
-	bucketOutboxTries      = []byte("outbox_tries")  // seq -> failed attempts of a pending record
-	bucketDeadLetters      = []byte("dead_letters")  // order key + seq -> DeadLetter
-	bucketSynced           = []byte("synced")        // syncedAt + ticket ID -> nil, for retention
-	bucketLines            = []byte("lines")         // subchannel ID -> model.Line (pulled from central)
+	bucketAgents           = []byte("agents")              // user ID -> model.Agent
+	bucketWaiting          = []byte("queue_waiting")       // queue ID -> tag, createdAt (waitingForAgent entries)
+	bucketAgentsIdle       = []byte("agents_idle")         // idle since, user ID -> nil (routable agents)
+	bucketAgentsOnline     = []byte("agents_online")       // user ID -> skill tag IDs (call status not offline)
+	bucketOutboxKeys       = []byte("outbox_keys")         // order key + seq -> nil (see forward.go)
+	bucketOutboxTries      = []byte("outbox_tries")        // seq -> failed attempts of a pending record
+	bucketDeadLetters      = []byte("dead_letters")        // order key + seq -> DeadLetter
+	bucketSynced           = []byte("synced")              // syncedAt + ticket ID -> nil, for retention
+	bucketLines            = []byte("lines")               // subchannel ID -> model.Line (pulled from central)
+	bucketRank             = []byte("queue_rank")          // scope, level, ID prefix -> waiting calls (see rank.go)
+	bucketWaitingSince     = []byte("queue_waiting_since") // createdAt, queue ID -> nil (see derive.go)
+	bucketOnlineBySkill    = []byte("agents_by_skill")     // skill tag, user ID -> nil (online agents; see derive.go)
+	bucketAgentsBusy       = []byte("agents_busy")         // user ID -> nil: ringing, talking, acw, notResponding
 
 	allBuckets = [][]byte{bucketTickets, bucketChannels, bucketQueues, bucketPresence, bucketOutbox,
 		bucketCustomers, bucketCustomersByPhone, bucketCustomersByContr, bucketMeta,
 		bucketAgents, bucketWaiting, bucketAgentsIdle, bucketAgentsOnline,
-		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines}
+		bucketOutboxKeys, bucketOutboxTries, bucketDeadLetters, bucketSynced, bucketLines, bucketRank,
+		bucketWaitingSince, bucketAgentsBusy, bucketOnlineBySkill}
 )
 
 // Keys in the meta bucket.

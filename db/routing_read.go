@@ -174,35 +174,55 @@ func (s *Store) RoutingAvailability(userID int64) ([]Availability, error) {
 	return out, err
 }
 
-// onlineServing lists the logged-in agents with skill tag, by ID (the
-// online index is keyed by ID).
+// onlineServing lists the logged-in agents with skill tag, by ID: for a
+// tag, the skill index's keys of that tag (sorted by user ID); for none,
+// every online agent (keyed by ID).
 func onlineServing(tx *bolt.Tx, tag int64) []int64 {
 	ids := []int64{}
-	c := tx.Bucket(bucketAgentsOnline).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if rawServes(v, tag) {
+	if tag == 0 {
+		c := tx.Bucket(bucketAgentsOnline).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			ids = append(ids, fromU64(k))
 		}
+		return ids
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], uint64(tag))
+	c := tx.Bucket(bucketOnlineBySkill).Cursor()
+	for k, _ := c.Seek(prefix[:]); k != nil && bytes.HasPrefix(k, prefix[:]); k, _ = c.Next() {
+		ids = append(ids, fromU64(k[8:]))
 	}
 	return ids
 }
 
-// rawServes is routing.Agent.Serves on the online index's encoded skills.
-func rawServes(skills []byte, tag int64) bool {
-	if tag == 0 {
-		return true
+// position counts the earlier waiting calls that compete with q
+// (routing.Position) from the queue rank (rank.go): the waiting index is
+// walked only within q's block of IDs, the rest are counted per scope.
+func position(tx *bolt.Tx, q *model.QueueEntry) int {
+	rb := tx.Bucket(bucketRank)
+	if rb == nil {
+		// A file from before the index, opened read-only: Open derives
+		// the index only when it may write.
+		return positionWalk(tx, q)
 	}
-	for i := 0; i+8 <= len(skills); i += 8 {
-		if int64(binary.BigEndian.Uint64(skills[i:])) == tag {
-			return true
+	n := 0
+	start, stop := u64(q.ID&^(rankFan-1)), u64(q.ID)
+	c := tx.Bucket(bucketWaiting).Cursor()
+	for k, v := c.Seek(start); k != nil && bytes.Compare(k, stop) < 0; k, v = c.Next() {
+		if routing.Competes(int64(binary.BigEndian.Uint64(v)), q.PrimaryTagID) {
+			n++
 		}
 	}
-	return false
+	rc := rb.Cursor()
+	if q.PrimaryTagID == 0 {
+		return n + rankBefore(rc, rankAll, 0, q.ID)
+	}
+	return n + rankBefore(rc, rankTag, q.PrimaryTagID, q.ID) + rankBefore(rc, rankTag, 0, q.ID)
 }
 
-// position counts the earlier waiting calls that compete with q; the
-// waiting index is keyed by queue ID, so the walk stops at q.
-func position(tx *bolt.Tx, q *model.QueueEntry) int {
+// positionWalk is position by walking the waiting index up to q: the
+// answer before the rank index, and the oracle its tests compare with.
+func positionWalk(tx *bolt.Tx, q *model.QueueEntry) int {
 	n := 0
 	stop := u64(q.ID)
 	c := tx.Bucket(bucketWaiting).Cursor()

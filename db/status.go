@@ -15,20 +15,23 @@ import (
 )
 
 // maxQueueScan bounds how many of the newest queue entries a status read
-// looks at: entries wait minutes, not days, so the waiting ones are among
-// the newest, and the status page must stay cheap on a large file.
-const maxQueueScan = 20000
+// decodes to count the declined ones: the status page says "declined of
+// the last N calls queued", and must stay cheap on a large file.
+const maxQueueScan = 1000
 
 // QueueStatus counts the queue entries waiting for an agent.
 type QueueStatus struct {
+	// Waiting and OldestWaiting are exact: read from the queue rank and
+	// the waiting index, not from a scan.
 	Waiting       int        `json:"waiting"`
 	OldestWaiting *time.Time `json:"oldestWaitingSince"`
 	// Declined counts the declined entries (noAgentsOnline,
-	// maxWaitExceeded) among those read.
+	// maxWaitExceeded) among the Scanned newest entries.
 	Declined int `json:"declined"`
 	// Scanned is how many of the newest entries were read.
 	Scanned int `json:"scanned"`
-	// Partial is true when only the newest maxQueueScan entries were read.
+	// Partial was true when Waiting came from a bounded scan; it is
+	// always false now and kept for readers of the field.
 	Partial bool `json:"partial"`
 }
 
@@ -50,19 +53,24 @@ func (s *Store) Presences(limit int) ([]model.Presence, error) {
 	return out, err
 }
 
-// WaitingQueue counts the entries waiting for an agent and finds the
-// oldest, scanning from the newest entry backwards.
+// WaitingQueue counts the entries waiting for an agent (the queue rank's
+// total), finds the oldest (the first in the waiting index, the smallest
+// queue ID, as the scan from the newest backwards found it) and counts
+// the declined among the newest maxQueueScan entries. Its cost does not
+// grow with the number of waiting calls or stored tickets.
 func (s *Store) WaitingQueue() (QueueStatus, error) {
 	var st QueueStatus
 	err := s.view(func(tx *bolt.Tx) error {
+		st.Waiting = rankTotal(tx)
+		if k, v := tx.Bucket(bucketWaiting).Cursor().First(); k != nil && len(v) == 16 {
+			at := time.Unix(0, fromU64(v[8:])).UTC()
+			st.OldestWaiting = &at
+		}
 		c := tx.Bucket(bucketQueues).Cursor()
-		n := 0
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			if n++; n > maxQueueScan {
-				st.Partial = true
-				break
+		for k, v := c.Last(); k != nil && st.Scanned < maxQueueScan; k, v = c.Prev() {
+			var q struct {
+				Status string `json:"status"`
 			}
-			var q model.QueueEntry
 			if err := json.Unmarshal(v, &q); err != nil {
 				return fmt.Errorf("decode queue entry %d: %w", fromU64(k), err)
 			}
@@ -70,12 +78,6 @@ func (s *Store) WaitingQueue() (QueueStatus, error) {
 			if q.Status == model.QueueDeclined {
 				st.Declined++
 			}
-			if q.Status != model.QueueWaitingForAgent {
-				continue
-			}
-			st.Waiting++
-			at := q.CreatedAt
-			st.OldestWaiting = &at
 		}
 		return nil
 	})

@@ -96,8 +96,36 @@ func getPresence(tx *bolt.Tx, userID int64) (*model.Presence, error) {
 	return p, nil
 }
 
+// putPresence writes an agent's presence and keeps the busy index
+// (derive.go) in step: one put or delete of an 8-byte key.
 func putPresence(tx *bolt.Tx, p *model.Presence) error {
+	busy := tx.Bucket(bucketAgentsBusy)
+	var err error
+	if busyStatus(p.CallRoutingStatus) {
+		err = busy.Put(u64(p.UserID), []byte{})
+	} else {
+		err = busy.Delete(u64(p.UserID))
+	}
+	if err != nil {
+		return fmt.Errorf("busy index of %d: %w", p.UserID, err)
+	}
 	return putJSON(tx.Bucket(bucketPresence), u64(p.UserID), p, fmt.Sprintf("presence of %d", p.UserID))
+}
+
+// eachBusyPresence is eachPresence over the busy index: the agents whose
+// presence runs a timer or holds a call, in user ID order.
+func eachBusyPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
+	c := tx.Bucket(bucketAgentsBusy).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		p, err := getPresence(tx, fromU64(k))
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
