@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -14,7 +15,7 @@ import (
 // waiting call come from the indexes and follow calls as they wait, are
 // routed and are declined; the declined count reads the newest entries.
 func TestWaitingQueueExact(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := openRunning(t, filepath.Join(t.TempDir(), "edge.db"), clk)
 	defer s.stop()
 	ctx := context.Background()
