@@ -52,12 +52,14 @@ type wal struct {
 	size     int64
 	pageSize int
 
-	// The last logged commit: its txid, high water mark, freelist and the
-	// meta pages (by slot) as of it.
-	txid  uint64
-	hwm   uint64
-	free  []uint64
-	metas [2][]byte
+	// The last logged commit: its txid, high water mark, freelist (raw
+	// sorted entries, in freeBuf) and the meta pages (by slot) as of it.
+	txid     uint64
+	hwm      uint64
+	free     []byte
+	freeBuf  []byte
+	nextFree []byte // the buffer the next commit's freelist is read into
+	metas    [2][]byte
 
 	rec, base walRecord
 	written   []uint64
@@ -161,12 +163,22 @@ func (w *wal) loadState() error {
 	if cur.pageSize == 0 {
 		return errors.New("wal: no valid meta page")
 	}
-	free, _, err := readFreelist(w.dbf, w.pageSize, cur.freelist, nil)
+	free, buf, sorted, err := freelistEntries(w.dbf, w.pageSize, cur.freelist, nil)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
-	w.txid, w.hwm, w.free = cur.txid, cur.hwm, free
+	if !sorted {
+		sortEntries(free)
+	}
+	w.txid, w.hwm, w.free, w.freeBuf = cur.txid, cur.hwm, free, buf
 	return nil
+}
+
+// adopt makes transaction m, whose freelist entries are free (read into
+// buf), the last logged commit.
+func (w *wal) adopt(m boltMeta, metas [2][]byte, free, buf []byte) {
+	w.txid, w.hwm, w.metas = m.txid, m.hwm, metas
+	w.free, w.freeBuf, w.nextFree = free, buf, w.freeBuf
 }
 
 // logCommit appends the commit bbolt just made (without fsync) to the log
@@ -222,10 +234,13 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 	if o, err := parseMeta(other); m.txid != w.txid+1 || (err == nil && o.txid > m.txid) {
 		return nil, 0, fmt.Errorf("wal: expected transaction %d, the file is further (written outside the log?)", w.txid+1)
 	}
-	free, pbuf, err := readFreelist(w.dbf, ps, m.freelist, w.pbuf)
-	w.pbuf = pbuf
+	free, fbuf, sorted, err := freelistEntries(w.dbf, ps, m.freelist, w.nextFree)
+	w.nextFree = fbuf
 	if err != nil {
 		return nil, 0, fmt.Errorf("wal: transaction %d: %w", m.txid, err)
+	}
+	if !sorted {
+		sortEntries(free)
 	}
 	w.written = writtenPages(w.free, w.hwm, free, m.hwm, w.written)
 	metas := w.metas
@@ -246,7 +261,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 		if err := w.rotate(m.txid, metas, w.off); err != nil {
 			return nil, 0, err
 		}
-		w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
+		w.adopt(m, metas, free, fbuf)
 		return nil, m.txid, nil
 	}
 	w.rec.begin(w.gen, m.txid)
@@ -267,7 +282,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
+	w.adopt(m, metas, free, fbuf)
 	if w.ckpt == nil && w.off > w.size/2 {
 		w.startCheckpoint()
 	}

@@ -228,7 +228,7 @@ func TestWrittenPages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			free := append([]uint64(nil), tc.free...)
 			slices.Sort(free)
-			got := writtenPages(tc.prevFree, tc.prevHWM, free, tc.hwm, nil)
+			got := writtenPages(encodeEntries(tc.prevFree), tc.prevHWM, encodeEntries(free), tc.hwm, nil)
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
