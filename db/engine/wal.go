@@ -24,9 +24,16 @@ import (
 // (BENCHMARKS.md).
 const walFileSize = 32 << 20
 
-// walMaxPages is the largest commit that is logged (a single call writes
-// 15-22 pages); larger ones are fsynced in place (see prepareCommit).
-const walMaxPages = 24
+// walMaxPages is the largest commit that is logged (2 MiB; a single call
+// writes 8-22 pages, a group commit of 64 calls at saturation about 100);
+// larger ones, bulk imports, are fsynced in place (see prepareCommit). It
+// was 24 (one or two calls): at saturation or behind a slow fsync, a third
+// of the commits then went in place, each two fdatasyncs on the commit loop
+// (the scattered pages, ~5 ms, then the log's new base, ~1.8 ms) while
+// every call queued behind it; logged, the same commit is one sequential
+// write whose fsync overlaps the next transaction, and the double write is
+// paid by the background checkpoint (BENCHMARKS.md, "Where the time goes").
+const walMaxPages = 512
 
 // wal makes a commit durable with one sequential write and one fdatasync.
 // bbolt alone fsyncs twice per commit, and the first fsync carries the
@@ -51,6 +58,7 @@ type wal struct {
 	off      int64
 	size     int64
 	pageSize int
+	maxPages int // walMaxPages, lowered by tests
 
 	// The last logged commit: its txid, high water mark, freelist (raw
 	// sorted entries, in freeBuf) and the meta pages (by slot) as of it.
@@ -100,7 +108,7 @@ func openWAL(path string, b *bolt.DB, size int64) (*wal, error) {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
 	w := &wal{dbf: dbf, sync: b.Sync, paths: walPaths(path), size: size,
-		pageSize: b.Info().PageSize, gen: rand.Uint64() >> 1, advance: make(chan struct{})}
+		pageSize: b.Info().PageSize, maxPages: walMaxPages, gen: rand.Uint64() >> 1, advance: make(chan struct{})}
 	if err := w.loadState(); err != nil {
 		_ = dbf.Close()
 		return nil, err
@@ -245,7 +253,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 	w.written = writtenPages(w.free, w.hwm, free, m.hwm, w.written)
 	metas := w.metas
 	metas[slot] = metaImg
-	if len(w.written) > walMaxPages {
+	if len(w.written) > w.maxPages {
 		// More than a call or two (a group commit under load): fsyncing
 		// its pages in place costs no more than logging them and spares
 		// writing them twice (measured: logging these doubled p99 at 5,000
