@@ -48,7 +48,7 @@ start() {
   local name=$1; shift
   GODEBUG=gctrace=1 "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
   pids+=($!)
-  eval "PID_$name=$!"
+  eval "PID_$name=$!" # the target itself: start runs it directly, not through a shell
   for _ in $(seq 100); do
     if url=$(grep -o 'http://[0-9.:]*' "$OUT/$name.stdout" 2>/dev/null | head -1) && [ -n "$url" ]; then
       eval "URL_$name=$url"; return
@@ -75,12 +75,17 @@ start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
 start durable "$work/durable" -listen 127.0.0.1:0 -file "$work/durable.log"
 
 bench() { "$work/enneo-edge" bench -disposable -token "$TOKEN" -json "$@"; }
-run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, in clock ticks
+run() { # [CPU_PID=pid] run FILE ARGS...: one target, JSON to $OUT/FILE.json
   local file=$1; shift
   echo "== $file" >&2
+  local t0=
+  [ -z "${CPU_PID:-}" ] || t0=$(cputicks "$CPU_PID")
   # A target that fails most calls (a baseline past its limit) is a result,
   # not the end of the comparison: bench exits non-zero, the JSON is kept.
   bench "$@" >"$OUT/$file.json" || echo "   ($file: most calls failed; kept as measured)" >&2
+  # The target's CPU during the run (a target process serves nothing else).
+  [ -z "$t0" ] || echo "$(( $(cputicks "$CPU_PID") - t0 )) $(getconf CLK_TCK)" >"$OUT/$file.cpu"
 }
 
 # Saturation at each concurrency in SATCONC; a target's saturation is its
@@ -88,14 +93,18 @@ run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
 # body does not, so one concurrency alone would favour one of them.
 for c in ${SATCONC:-64 256}; do
   for t in ${TARGETS:-durable fixed edge edgesync nethttp}; do
-    url=URL_$t
-    run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
+    url=URL_$t pid=PID_$t
+    CPU_PID=${!pid} run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
   done
 done
+# durable runs twice at each rate, before and after the others, and the
+# ratios use the mean of both: the machine drifts during a run (other
+# jobs on the same cores and disk), and a limit measured once at the
+# start would credit or charge that drift to the targets after it.
 for rate in 1000 5000; do
-  for t in ${TARGETS:-durable fixed edge edgesync nethttp}; do
-    url=URL_$t
-    run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
+  for t in ${TARGETS:-durable fixed edge edgesync nethttp} durable2; do
+    url=URL_${t%2} pid=PID_${t%2}
+    CPU_PID=${!pid} run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
   done
 done
 # What the generator costs: the two baselines at each rate of GENSWEEP.
