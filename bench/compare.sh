@@ -12,8 +12,17 @@
 #   VEGETA=$(go env GOPATH)/bin/vegeta bench/compare.sh   # also: cross-check with vegeta
 #   WRK=$(command -v wrk) bench/compare.sh                 # also: cross-check with wrk at a fixed rate
 #
-# Targets: fixed (ceiling), edge (defaults: write-ahead log), edgesync
-# (storage.wal = false: bbolt fsyncs every commit itself), nethttp (plain).
+# Targets: durable (the limit: append the body to a preallocated file,
+# answer once a shared fdatasync covers it), fixed (ceiling: stores
+# nothing), edge (defaults: write-ahead log), edgesync (storage.wal =
+# false: bbolt fsyncs every commit itself), nethttp (plain). The summary
+# starts with every target as a ratio to durable in the same run, as a
+# markdown table ready to paste into BENCHMARKS.md.
+#
+#   TARGETS="durable edge" bench/compare.sh   # only these (durable must be one)
+#   PLOT=0 bench/compare.sh                   # skip the 500/s plot of edge vs nethttp
+#   GENSWEEP="500 2000 10000" bench/compare.sh # also: durable and fixed at each
+#                                              # rate (what the generator costs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
@@ -25,10 +34,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+{ date -u '+run started %Y-%m-%d %H:%M UTC'; uptime; nproc; } | tee "$OUT/machine-start.txt"
 go run ./bench/probe -dir "$work" | tee "$OUT/probe.txt"
 go build -o "$work/enneo-edge" .
 go build -o "$work/fixed" ./bench/baseline/fixed
 go build -o "$work/nethttp" ./bench/baseline/nethttp
+go build -o "$work/durable" ./bench/baseline/durable
 TOKEN=bench-token-0123456789abcdef
 
 # start NAME CMD...: runs CMD in the background and sets URL_NAME from the
@@ -37,7 +48,7 @@ start() {
   local name=$1; shift
   GODEBUG=gctrace=1 "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
   pids+=($!)
-  eval "PID_$name=$!"
+  eval "PID_$name=$!" # the target itself: start runs it directly, not through a shell
   for _ in $(seq 100); do
     if url=$(grep -o 'http://[0-9.:]*' "$OUT/$name.stdout" 2>/dev/null | head -1) && [ -n "$url" ]; then
       eval "URL_$name=$url"; return
@@ -61,33 +72,52 @@ start edgesync "$work/enneo-edge" serve -config "$work/edgesync.toml"
 start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
 start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
+start durable "$work/durable" -listen 127.0.0.1:0 -file "$work/durable.log"
 
 bench() { "$work/enneo-edge" bench -disposable -token "$TOKEN" -json "$@"; }
-run() { # run FILE ARGS...: one target, JSON to $OUT/FILE.json
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, in clock ticks
+run() { # [CPU_PID=pid] run FILE ARGS...: one target, JSON to $OUT/FILE.json
   local file=$1; shift
   echo "== $file" >&2
+  local t0=
+  [ -z "${CPU_PID:-}" ] || t0=$(cputicks "$CPU_PID")
   # A target that fails most calls (a baseline past its limit) is a result,
   # not the end of the comparison: bench exits non-zero, the JSON is kept.
   bench "$@" >"$OUT/$file.json" || echo "   ($file: most calls failed; kept as measured)" >&2
+  # The target's CPU during the run (a target process serves nothing else).
+  [ -z "$t0" ] || echo "$(( $(cputicks "$CPU_PID") - t0 )) $(getconf CLK_TCK)" >"$OUT/$file.cpu"
 }
 
 # Saturation at each concurrency in SATCONC; a target's saturation is its
 # best. Group commit needs callers in flight to fill its batches, the fixed
 # body does not, so one concurrency alone would favour one of them.
 for c in ${SATCONC:-64 256}; do
-  for t in fixed edge edgesync nethttp; do
-    url=URL_$t
-    run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
+  for t in ${TARGETS:-durable fixed edge edgesync nethttp}; do
+    url=URL_$t pid=PID_$t
+    CPU_PID=${!pid} run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
   done
 done
+# durable runs twice at each rate, before and after the others, and the
+# ratios use the mean of both: the machine drifts during a run (other
+# jobs on the same cores and disk), and a limit measured once at the
+# start would credit or charge that drift to the targets after it.
 for rate in 1000 5000; do
-  for t in fixed edge edgesync nethttp; do
+  for t in ${TARGETS:-durable fixed edge edgesync nethttp} durable2; do
+    url=URL_${t%2} pid=PID_${t%2}
+    CPU_PID=${!pid} run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
+  done
+done
+# What the generator costs: the two baselines at each rate of GENSWEEP.
+# fixed stores nothing, so its p99 at a rate is what the generator and
+# the loopback add on these two cores; durable adds the disk.
+for rate in ${GENSWEEP:-}; do
+  for t in durable fixed; do
     url=URL_$t
-    run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
+    run "gensweep$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
   done
 done
 # The plot: edge and the plain approach on one schedule.
-"$work/enneo-edge" bench -disposable -token "$TOKEN" -url "$URL_edge" -name enneo-edge -compare "$URL_nethttp" -name2 "net/http+bbolt baseline" \
+[ "${PLOT:-1}" = 0 ] || "$work/enneo-edge" bench -disposable -token "$TOKEN" -url "$URL_edge" -name enneo-edge -compare "$URL_nethttp" -name2 "net/http+bbolt baseline" \
   -rate 500 -concurrency "$CONC" -duration "$DUR" -out "$OUT/plot.svg" >"$OUT/plot.txt"
 
 # Heap under sustained load: the Go runtime's own account (gctrace), the
@@ -157,4 +187,5 @@ if [ -n "${BIGDB:-}" ]; then
   done
 fi
 
+{ date -u '+run ended %Y-%m-%d %H:%M UTC'; uptime; } >"$OUT/machine.txt"
 python3 bench/summarize.py "$OUT"

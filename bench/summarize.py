@@ -20,6 +20,77 @@ def errs(r):
 print(f"results in {out}\n")
 import glob, re
 
+for name in ("machine-start", "machine"):
+    p = os.path.join(out, name + ".txt")
+    if os.path.exists(p):
+        print(" ".join(open(p).read().split()))
+
+
+def best_saturation(t):
+    rs = [load(os.path.basename(p)[:-5]) for p in glob.glob(os.path.join(out, f"saturation-{t}-c*.json"))]
+    rs = [r for r in rs if r]
+    return max((r["throughputPerSecond"] for r in rs), default=None)
+
+
+def cpu_per_call(name):
+    """The target's CPU (user + system) per answered call during run name."""
+    p, r = os.path.join(out, name + ".cpu"), load(name)
+    if not os.path.exists(p) or not r or not r.get("ok"):
+        return "–"
+    ticks, hz = (int(x) for x in open(p).read().split())
+    return f"{1e6 * ticks / hz / r['ok']:.0f}"
+
+
+def ratio_table():
+    """Every target as a ratio to the durable-append limit of the same run."""
+    lsat = best_saturation("durable")
+    if not load("rate1000-durable") and not lsat:
+        return
+
+    def limit(rate, k):
+        # the mean of durable's two runs at this rate (before and after)
+        vs = [r["latencyMs"][k] for r in (load(f"rate{rate}-durable"), load(f"rate{rate}-durable2")) if r]
+        return sum(vs) / len(vs) if vs else None
+
+    def cell(v, base, lower_better=True):
+        if v is None or base is None or base == 0:
+            return "–"
+        return f"{v:.3f} ({v / base:.2f}×)" if v < 100 else f"{v:,.0f} ({v / base:.2f}×)"
+
+    def lat(r, k):
+        return r["latencyMs"][k] if r and errs(r) == 0 else (r["latencyMs"][k] if r else None)
+
+    print("\n| target (ratio to durable, same run; durable2 is its second run) | p50 ms at 1,000/s | p99 ms at 1,000/s | p99 ms at 5,000/s | saturation calls/s | target CPU µs per call at 1,000/s |")
+    print("|---|---|---|---|---|---|")
+    b50, b99, b5k = limit(1000, "p50"), limit(1000, "p99"), limit(5000, "p99")
+    got = {}
+    for t in ("durable", "durable2", "edge", "edgesync", "fixed", "nethttp"):
+        r1, r5, s = load(f"rate1000-{t}"), load(f"rate5000-{t}"), best_saturation(t)
+        if not (r1 or r5 or s):
+            continue
+        v = (lat(r1, "p50"), lat(r1, "p99"), lat(r5, "p99"), s)
+        got[t] = v
+        note = ""
+        if r5 and r5["throughputPerSecond"] < 0.95 * 5000:
+            note = f" (achieved {r5['throughputPerSecond']:.0f}/s)"
+        print(f"| {t} | {cell(v[0], b50)} | {cell(v[1], b99)} | {cell(v[2], b5k)}{note} | {cell(v[3], lsat)} | {cpu_per_call(f'rate1000-{t}')} |")
+    if "edge" in got and "durable" in got:
+        e = got["edge"]
+        checks = [("p50 at 1,000/s", e[0], b50, 1.3, True), ("p99 at 1,000/s", e[1], b99, 1.5, True),
+                  ("p99 at 5,000/s", e[2], b5k, 2.0, True), ("saturation", e[3], lsat, 0.7, False)]
+        parts = []
+        for name, v, b, lim_, le in checks:
+            if v is None or not b:
+                continue
+            r = v / b
+            ok = r <= lim_ if le else r >= lim_
+            parts.append(f"{name} {r:.2f}× ({'≤' if le else '≥'} {lim_}: {'met' if ok else 'MISSED'})")
+        print("\nedge against the limit: " + "; ".join(parts))
+    print()
+
+
+ratio_table()
+
 sat = {}  # target -> [(concurrency, result)]
 for p in sorted(glob.glob(os.path.join(out, "saturation-*-c*.json"))):
     m = re.match(r"saturation-(\w+)-c(\d+)\.json", os.path.basename(p))
@@ -27,7 +98,7 @@ for p in sorted(glob.glob(os.path.join(out, "saturation-*-c*.json"))):
 if all(t in sat for t in ("fixed", "edge", "nethttp")):
     print("| saturation (closed model) | connections | calls/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
-    for t in ("fixed", "edge", "edgesync", "nethttp"):
+    for t in ("durable", "fixed", "edge", "edgesync", "nethttp"):
         for c, r in sorted(sat.get(t, [])):
             l = r["latencyMs"]
             print(f"| {t} | {c} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {errs(r)} |")
@@ -40,7 +111,7 @@ if all(t in sat for t in ("fixed", "edge", "nethttp")):
     print()
 
 for rate in (1000, 5000):
-    rows = {t: load(f"rate{rate}-{t}") for t in ("fixed", "edge", "edgesync", "nethttp")}
+    rows = {t: load(f"rate{rate}-{t}") for t in ("durable", "fixed", "edge", "edgesync", "nethttp", "durable2")}
     if not any(rows.values()):
         continue
     print(f"| {rate} calls/s (open model) | achieved calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | generator lag p99 ms |")
@@ -49,6 +120,16 @@ for rate in (1000, 5000):
         if r:
             l = r["latencyMs"]
             print(f"| {t} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p90']:.3f} | {l['p99']:.3f} | {l['p99_9']:.3f} | {l['max']:.3f} | {errs(r)} | {r['sendLagP99Ms']:.3f} |")
+    print()
+
+sweep = sorted({int(re.match(r"gensweep(\d+)-", os.path.basename(p)).group(1)) for p in glob.glob(os.path.join(out, "gensweep*-*.json"))})
+if sweep:
+    print("| generator sweep: rate | durable p50 ms | durable p99 ms | fixed p50 ms | fixed p99 ms | fixed generator lag p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for rate in sweep:
+        d, f = load(f"gensweep{rate}-durable"), load(f"gensweep{rate}-fixed")
+        c = lambda r, k: f"{r['latencyMs'][k]:.3f}" if r else "–"
+        print(f"| {rate} | {c(d, 'p50')} | {c(d, 'p99')} | {c(f, 'p50')} | {c(f, 'p99')} | {f['sendLagP99Ms']:.3f} |" if f else f"| {rate} | {c(d, 'p50')} | {c(d, 'p99')} | – | – | – |")
     print()
 
 p = os.path.join(out, "edge-heap-peak-mb.txt")

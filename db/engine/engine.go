@@ -86,6 +86,7 @@ type Options struct {
 type testHooks struct {
 	logRotated    func() // on the commit loop after every log rotation
 	beforeLogSync func() // on syncLoop before each log fsync
+	logMaxPages   int    // commits larger are fsynced in place (0: walMaxPages)
 }
 
 // Engine is one open database file. Writes go through the group-commit loop
@@ -188,6 +189,9 @@ func Open(path string, o Options) (*Engine, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		default:
 			w.rotated = o.hooks.logRotated
+			if o.hooks.logMaxPages > 0 {
+				w.maxPages = o.hooks.logMaxPages
+			}
 			w.onSync, w.onCheckpoint = o.OnLogSync, o.OnCheckpoint
 			// Durability now comes from the log; bbolt only writes pages. A
 			// grown file's size needs no fsync either: replay writes every

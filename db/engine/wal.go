@@ -24,9 +24,16 @@ import (
 // (BENCHMARKS.md).
 const walFileSize = 32 << 20
 
-// walMaxPages is the largest commit that is logged (a single call writes
-// 15-22 pages); larger ones are fsynced in place (see prepareCommit).
-const walMaxPages = 24
+// walMaxPages is the largest commit that is logged (2 MiB; a single call
+// writes 8-22 pages, a group commit of 64 calls at saturation about 100);
+// larger ones, bulk imports, are fsynced in place (see prepareCommit). It
+// was 24 (one or two calls): at saturation or behind a slow fsync, a third
+// of the commits then went in place, each two fdatasyncs on the commit loop
+// (the scattered pages, ~5 ms, then the log's new base, ~1.8 ms) while
+// every call queued behind it; logged, the same commit is one sequential
+// write whose fsync overlaps the next transaction, and the double write is
+// paid by the background checkpoint (BENCHMARKS.md, "Where the time goes").
+const walMaxPages = 512
 
 // wal makes a commit durable with one sequential write and one fdatasync.
 // bbolt alone fsyncs twice per commit, and the first fsync carries the
@@ -51,13 +58,16 @@ type wal struct {
 	off      int64
 	size     int64
 	pageSize int
+	maxPages int // walMaxPages, lowered by tests
 
-	// The last logged commit: its txid, high water mark, freelist and the
-	// meta pages (by slot) as of it.
-	txid  uint64
-	hwm   uint64
-	free  []uint64
-	metas [2][]byte
+	// The last logged commit: its txid, high water mark, freelist (raw
+	// sorted entries, in freeBuf) and the meta pages (by slot) as of it.
+	txid     uint64
+	hwm      uint64
+	free     []byte
+	freeBuf  []byte
+	nextFree []byte // the buffer the next commit's freelist is read into
+	metas    [2][]byte
 
 	rec, base walRecord
 	written   []uint64
@@ -98,7 +108,7 @@ func openWAL(path string, b *bolt.DB, size int64) (*wal, error) {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
 	w := &wal{dbf: dbf, sync: b.Sync, paths: walPaths(path), size: size,
-		pageSize: b.Info().PageSize, gen: rand.Uint64() >> 1, advance: make(chan struct{})}
+		pageSize: b.Info().PageSize, maxPages: walMaxPages, gen: rand.Uint64() >> 1, advance: make(chan struct{})}
 	if err := w.loadState(); err != nil {
 		_ = dbf.Close()
 		return nil, err
@@ -161,12 +171,22 @@ func (w *wal) loadState() error {
 	if cur.pageSize == 0 {
 		return errors.New("wal: no valid meta page")
 	}
-	free, _, err := readFreelist(w.dbf, w.pageSize, cur.freelist, nil)
+	free, buf, sorted, err := freelistEntries(w.dbf, w.pageSize, cur.freelist, nil)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
-	w.txid, w.hwm, w.free = cur.txid, cur.hwm, free
+	if !sorted {
+		sortEntries(free)
+	}
+	w.txid, w.hwm, w.free, w.freeBuf = cur.txid, cur.hwm, free, buf
 	return nil
+}
+
+// adopt makes transaction m, whose freelist entries are free (read into
+// buf), the last logged commit.
+func (w *wal) adopt(m boltMeta, metas [2][]byte, free, buf []byte) {
+	w.txid, w.hwm, w.metas = m.txid, m.hwm, metas
+	w.free, w.freeBuf, w.nextFree = free, buf, w.freeBuf
 }
 
 // logCommit appends the commit bbolt just made (without fsync) to the log
@@ -222,19 +242,22 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 	if o, err := parseMeta(other); m.txid != w.txid+1 || (err == nil && o.txid > m.txid) {
 		return nil, 0, fmt.Errorf("wal: expected transaction %d, the file is further (written outside the log?)", w.txid+1)
 	}
-	free, pbuf, err := readFreelist(w.dbf, ps, m.freelist, w.pbuf)
-	w.pbuf = pbuf
+	free, fbuf, sorted, err := freelistEntries(w.dbf, ps, m.freelist, w.nextFree)
+	w.nextFree = fbuf
 	if err != nil {
 		return nil, 0, fmt.Errorf("wal: transaction %d: %w", m.txid, err)
+	}
+	if !sorted {
+		sortEntries(free)
 	}
 	w.written = writtenPages(w.free, w.hwm, free, m.hwm, w.written)
 	metas := w.metas
 	metas[slot] = metaImg
-	if len(w.written) > walMaxPages {
-		// More than a call or two (a group commit under load): fsyncing
-		// its pages in place costs no more than logging them and spares
-		// writing them twice (measured: logging these doubled p99 at 5,000
-		// calls/s). The file is then durable at this commit: the log
+	if len(w.written) > w.maxPages {
+		// Larger than any group commit of calls (a bulk import): fsyncing
+		// its pages in place spares writing megabytes twice. It holds the
+		// commit loop for two fsyncs, which is why walMaxPages is not
+		// smaller. The file is then durable at this commit: the log
 		// restarts.
 		if err := w.finishCheckpoint(true); err != nil {
 			return nil, 0, err
@@ -246,7 +269,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 		if err := w.rotate(m.txid, metas, w.off); err != nil {
 			return nil, 0, err
 		}
-		w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
+		w.adopt(m, metas, free, fbuf)
 		return nil, m.txid, nil
 	}
 	w.rec.begin(w.gen, m.txid)
@@ -267,7 +290,7 @@ func (w *wal) prepareCommit() (f *os.File, txid uint64, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	w.txid, w.hwm, w.free, w.metas = m.txid, m.hwm, free, metas
+	w.adopt(m, metas, free, fbuf)
 	if w.ckpt == nil && w.off > w.size/2 {
 		w.startCheckpoint()
 	}

@@ -100,43 +100,53 @@ func TestWALCleanRestart(t *testing.T) {
 	}
 }
 
-// TestWALRecordLargerThanLog: a commit bigger than a whole log file makes
-// the database file durable instead (and is still recovered after a
-// crash).
+// TestWALRecordLargerThanLog: a commit bigger than a whole log file, or
+// than the largest commit the log takes (walMaxPages, lowered here so a
+// 200 KiB value is over it), makes the database file durable instead, and
+// is still recovered after a crash.
 func TestWALRecordLargerThanLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "edge.db")
-	s, err := openEngine(path, Options{LogFileSize: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
-	big, err := put(ctx, s, "big", 200<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	small, err := put(ctx, s, "small", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := crashImage(t, t.TempDir(), cur, path, rand.New(rand.NewPCG(1, 2)))
-	if _, err := RecoverWAL(p); err != nil {
-		t.Fatal(err)
-	}
-	r, err := openEngine(p, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for _, id := range []uint64{big, small} {
-		if _, err := get(r, id); err != nil {
-			t.Fatalf("record %d: %v", id, err)
-		}
+	for _, maxPages := range []int{0, 24} {
+		t.Run(fmt.Sprint("maxPages=", maxPages), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "edge.db")
+			s, err := openEngine(path, Options{LogFileSize: 64 << 10, hooks: testHooks{logMaxPages: maxPages}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go s.Run(ctx)
+			before := s.LogStats().LargeCommits
+			big, err := put(ctx, s, "big", 200<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, err := put(ctx, s, "small", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Both commits rewrite the leaf that holds the big value.
+			if n := s.LogStats().LargeCommits - before; n != 2 {
+				t.Fatalf("%d commits fsynced in place, want both", n)
+			}
+			cur, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := crashImage(t, t.TempDir(), cur, path, rand.New(rand.NewPCG(1, 2)))
+			if _, err := RecoverWAL(p); err != nil {
+				t.Fatal(err)
+			}
+			r, err := openEngine(p, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for _, id := range []uint64{big, small} {
+				if _, err := get(r, id); err != nil {
+					t.Fatalf("record %d: %v", id, err)
+				}
+			}
+		})
 	}
 }
 
@@ -228,7 +238,7 @@ func TestWrittenPages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			free := append([]uint64(nil), tc.free...)
 			slices.Sort(free)
-			got := writtenPages(tc.prevFree, tc.prevHWM, free, tc.hwm, nil)
+			got := writtenPages(encodeEntries(tc.prevFree), tc.prevHWM, encodeEntries(free), tc.hwm, nil)
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,22 +82,24 @@ func readPages(f *os.File, pageSize int, id uint64, n int, buf []byte) ([]byte, 
 	return buf, nil
 }
 
-// readFreelist returns the page IDs bbolt's freelist page lists: free and
-// pending pages, sorted.
-func readFreelist(f *os.File, pageSize int, id uint64, buf []byte) ([]uint64, []byte, error) {
+// freelistEntries returns the raw entries of bbolt's freelist page (free
+// and pending page IDs, each a little-endian uint64), read into buf. bbolt
+// writes them sorted (freelist Copyall merges its free and pending lists);
+// sorted reports whether they are.
+func freelistEntries(f *os.File, pageSize int, id uint64, buf []byte) (entries, out []byte, sorted bool, err error) {
 	if id == noFreelist {
-		return nil, buf, errors.New("the freelist is not stored in the file (NoFreelistSync); the WAL needs it")
+		return nil, buf, false, errors.New("the freelist is not stored in the file (NoFreelistSync); the WAL needs it")
 	}
-	buf, err := readPages(f, pageSize, id, 1, buf)
+	buf, err = readPages(f, pageSize, id, 1, buf)
 	if err != nil {
-		return nil, buf, fmt.Errorf("freelist: %w", err)
+		return nil, buf, false, fmt.Errorf("freelist: %w", err)
 	}
 	if binary.LittleEndian.Uint16(buf[8:])&freelistPageFlag == 0 {
-		return nil, buf, fmt.Errorf("freelist: page %d is not a freelist page", id)
+		return nil, buf, false, fmt.Errorf("freelist: page %d is not a freelist page", id)
 	}
 	if overflow := binary.LittleEndian.Uint32(buf[12:]); overflow > 0 {
 		if buf, err = readPages(f, pageSize, id, int(overflow)+1, buf); err != nil {
-			return nil, buf, fmt.Errorf("freelist: %w", err)
+			return nil, buf, false, fmt.Errorf("freelist: %w", err)
 		}
 	}
 	count, at := int(binary.LittleEndian.Uint16(buf[10:])), pageHeaderSize
@@ -104,46 +107,122 @@ func readFreelist(f *os.File, pageSize int, id uint64, buf []byte) ([]uint64, []
 		count, at = int(binary.LittleEndian.Uint64(buf[pageHeaderSize:])), pageHeaderSize+8
 	}
 	if count < 0 || at+8*count > len(buf) {
-		return nil, buf, fmt.Errorf("freelist: page %d: count %d does not fit", id, count)
+		return nil, buf, false, fmt.Errorf("freelist: page %d: count %d does not fit", id, count)
 	}
-	ids := make([]uint64, count)
+	entries = buf[at : at+8*count]
+	sorted = true
+	for i := 8; i < len(entries); i += 8 {
+		if binary.LittleEndian.Uint64(entries[i-8:]) >= binary.LittleEndian.Uint64(entries[i:]) {
+			sorted = false
+			break
+		}
+	}
+	return entries, buf, sorted, nil
+}
+
+// sortEntries sorts raw freelist entries in place (a bbolt that stopped
+// writing them sorted still works, at the cost of this sort).
+func sortEntries(e []byte) {
+	ids := make([]uint64, len(e)/8)
 	for i := range ids {
-		ids[i] = binary.LittleEndian.Uint64(buf[at+8*i:])
+		ids[i] = binary.LittleEndian.Uint64(e[8*i:])
 	}
-	if !slices.IsSorted(ids) {
-		slices.Sort(ids)
+	slices.Sort(ids)
+	for i, id := range ids {
+		binary.LittleEndian.PutUint64(e[8*i:], id)
 	}
-	return ids, buf, nil
+}
+
+// decodeEntries returns raw freelist entries as page IDs.
+func decodeEntries(e []byte) []uint64 {
+	ids := make([]uint64, len(e)/8)
+	for i := range ids {
+		ids[i] = binary.LittleEndian.Uint64(e[8*i:])
+	}
+	return ids
 }
 
 // writtenPages are the pages a transaction wrote, derived without help from
 // bbolt: a commit writes exactly the pages it allocated, and it allocates
 // only pages that were free before it (prevFree, the previous commit's
-// freelist, pending pages included) or past the old high water mark. Of
-// those, the ones still listed in its own freelist were not taken. Pages
-// it freed were in use before, so they are in neither list. Returns sorted
-// IDs.
-func writtenPages(prevFree []uint64, prevHWM uint64, free []uint64, hwm uint64, dst []uint64) []uint64 {
+// freelist entries, pending pages included) or past the old high water
+// mark. Of those, the ones still listed in its own freelist (free) were not
+// taken. Pages it freed were in use before, so they are in neither list.
+// Both lists are raw sorted entries as bbolt wrote them.
+//
+// A commit changes the freelist by a few entries (the pages it took, the
+// pages it freed); the rest of the two lists is the same bytes at an
+// offset that shifts by one entry per change. So instead of decoding both
+// lists, the walk skips each run of equal bytes with bytes.Equal over
+// chunks and decodes only the entries around a change: the cost is a
+// memory compare of the lists plus O(pages changed), with no allocation.
+// Returns sorted IDs.
+func writtenPages(prevFree []byte, prevHWM uint64, free []byte, hwm uint64, dst []uint64) []uint64 {
 	dst = dst[:0]
-	j := 0
-	taken := func(id uint64) bool {
-		for j < len(free) && free[j] < id {
-			j++
+	i, j := 0, 0 // byte offsets into prevFree and free
+	for i < len(prevFree) {
+		n := commonPrefix(prevFree[i:], free[j:])
+		i, j = i+n, j+n
+		if i >= len(prevFree) {
+			break
 		}
-		return j >= len(free) || free[j] != id
-	}
-	for _, id := range prevFree {
+		id := binary.LittleEndian.Uint64(prevFree[i:])
 		if id >= prevHWM {
 			break
 		}
-		if taken(id) {
-			dst = append(dst, id)
+		// Entries of free below id are pages this commit freed.
+		for j < len(free) && binary.LittleEndian.Uint64(free[j:]) < id {
+			j += 8
 		}
+		if j < len(free) && binary.LittleEndian.Uint64(free[j:]) == id {
+			i, j = i+8, j+8 // still free: not taken
+			continue
+		}
+		dst = append(dst, id) // was free, is not: taken
+		i += 8
 	}
-	for id := prevHWM; id < hwm; id++ {
-		if taken(id) {
+	if hwm > prevHWM {
+		// The file grew: every new page not in its freelist was taken.
+		at := searchEntries(free, prevHWM)
+		for id := prevHWM; id < hwm; id++ {
+			for at < len(free) && binary.LittleEndian.Uint64(free[at:]) < id {
+				at += 8
+			}
+			if at < len(free) && binary.LittleEndian.Uint64(free[at:]) == id {
+				continue
+			}
 			dst = append(dst, id)
 		}
 	}
 	return dst
+}
+
+// searchEntries returns the byte offset of the first entry >= id in the
+// sorted raw entries e.
+func searchEntries(e []byte, id uint64) int {
+	lo, hi := 0, len(e)/8
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if binary.LittleEndian.Uint64(e[8*m:]) < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return 8 * lo
+}
+
+// commonPrefix is the length, in whole entries (multiples of 8 bytes), of
+// the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b)) / 8 * 8
+	const chunk = 512
+	i := 0
+	for i+chunk <= n && bytes.Equal(a[i:i+chunk], b[i:i+chunk]) {
+		i += chunk
+	}
+	for i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
+		i += 8
+	}
+	return i
 }

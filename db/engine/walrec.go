@@ -76,6 +76,11 @@ func (r *walRecord) addPages(id uint64, img []byte, pageSize int) {
 	for k := 0; k*pageSize < len(img); k++ {
 		pg := img[k*pageSize : (k+1)*pageSize]
 		used := len(pg)
+		// A word at a time first: the tail is often most of the page, and
+		// this runs under the writer lock for every page of every commit.
+		for used >= 8 && binary.LittleEndian.Uint64(pg[used-8:]) == 0 {
+			used -= 8
+		}
 		for used > 0 && pg[used-1] == 0 {
 			used--
 		}

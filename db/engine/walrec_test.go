@@ -29,6 +29,7 @@ func TestRecordLeavesOutZeroTails(t *testing.T) {
 		{"all zero", page(0, 0), walEntrySize},
 		{"full", page(ps, 1), walEntrySize + ps},
 		{"partly used", page(40, 2), walEntrySize + 40},
+		{"used to mid-word", page(45, 5), walEntrySize + 45},
 		{"zeros inside", mid, walEntrySize + ps},
 		{"a run of three", append(append(page(10, 3), page(0, 0)...), page(ps-1, 4)...), 3*walEntrySize + 10 + ps - 1},
 	} {
