@@ -90,14 +90,14 @@ const (
 
 // Node is one running member.
 type Node struct {
-	o     Options
-	log   *slog.Logger
-	r     *raft.Raft
-	fsm   *fsm
-	mux   *mux
-	fwd   *forwardServer
-	peers *peers
-	addrs map[string]string // node name → address dialled
+	o           Options
+	log         *slog.Logger
+	r           *raft.Raft
+	fsm         *fsm
+	mux         *mux
+	fwd         *forwardServer
+	peers       *peers
+	addrs       map[string]string // node name → address dialled
 	closeStores func()
 
 	lastStamp     atomic.Int64
