@@ -51,6 +51,9 @@ type Options struct {
 	Node string
 	// Listen is the peer listener's address.
 	Listen string
+	// Listener, when set, is used instead of binding Listen (tests bind
+	// port 0 first, to know every member's address).
+	Listener net.Listener
 	// Peers are all members, this one included, with the addresses this
 	// member dials (a proxy may stand between).
 	Peers []Peer
@@ -148,10 +151,12 @@ func New(o Options) (*Node, error) {
 		_ = logs.Close()
 		return nil, fmt.Errorf("cluster: snapshots %s: %w", o.Dir, err)
 	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		_ = logs.Close()
-		return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.Listen); err != nil {
+			_ = logs.Close()
+			return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
+		}
 	}
 	n.mux = newMux(ln, []byte(o.Secret), o.ServerTLS, o.ClientTLS, o.Log)
 	if n.fwd, err = newForwardServer(n); err != nil {
