@@ -102,6 +102,7 @@ type Node struct {
 	peers       *peers
 	addrs       map[string]string // node name → address dialled
 	closeStores func()
+	logs        raft.LogStore
 
 	lastStamp     atomic.Int64
 	leaderChanges atomic.Int64
@@ -145,6 +146,7 @@ func New(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: raft log %s: %w", o.Dir, err)
 	}
+	n.logs = logs
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(o.Dir, 2, hl)
 	if err != nil {
