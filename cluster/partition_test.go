@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,6 +203,16 @@ func TestNonMemberWithoutSecretCannotJoin(t *testing.T) {
 	}
 	if _, err := store.CreateCall(ctxT(t), testCall("intruder")); !errors.Is(err, db.ErrNoQuorum) {
 		t.Fatalf("intruder's write: %v, want ErrNoQuorum", err)
+	}
+	// Nor can it forward a command to the leader itself.
+	body, _ := json.Marshal(testCall("forwarded-by-intruder"))
+	cmd := append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0}, body...) // opCreateCall
+	var rep ApplyReply
+	if _, err := in.peers.call(ctxT(t), c.members[l].addr, "Cluster.Apply", ApplyArgs{Cmd: cmd, TimeoutNanos: int64(time.Second)}, &rep); err == nil {
+		t.Fatalf("the leader answered the intruder's forwarded command: %+v", rep)
+	}
+	if _, err := c.members[l].store.TicketByChannel("forwarded-by-intruder"); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("the intruder's forwarded call reached the cluster: %v", err)
 	}
 	if _, err := c.members[l].store.TicketByChannel("intruder"); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("the intruder's call reached the cluster: %v", err)
