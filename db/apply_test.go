@@ -77,7 +77,9 @@ func TestCommandsLeaveTheSingleAppliancesFile(t *testing.T) {
 		name string
 		run  func(s *Store) (any, error)
 	}{
-		{"putAgent", func(s *Store) (any, error) { return s.PutAgent(ctx, model.Agent{ID: 3, Name: "a", SkillTagIDs: []int64{1}}) }},
+		{"putAgent", func(s *Store) (any, error) {
+			return s.PutAgent(ctx, model.Agent{ID: 3, Name: "a", SkillTagIDs: []int64{1}})
+		}},
 		{"routingStatus", func(s *Store) (any, error) {
 			return s.SetRoutingStatus(ctx, 3, model.RoutingStatusChange{CallRoutingStatus: model.PresenceIdle})
 		}},
@@ -89,7 +91,9 @@ func TestCommandsLeaveTheSingleAppliancesFile(t *testing.T) {
 		{"callReceived", func(s *Store) (any, error) { return s.CreateCall(ctx, native("ch-1")) }},
 		{"callReceived again", func(s *Store) (any, error) { return s.CreateCall(ctx, native("ch-1")) }},
 		{"callReceived 2", func(s *Store) (any, error) { return s.CreateCall(ctx, native("ch-2")) }},
-		{"agentConnected", func(s *Store) (any, error) { return s.AgentConnected(ctx, model.AgentConnected{ChannelID: "ch-1", UserID: 3}) }},
+		{"agentConnected", func(s *Store) (any, error) {
+			return s.AgentConnected(ctx, model.AgentConnected{ChannelID: "ch-1", UserID: 3})
+		}},
 		{"agentConnected conflict", func(s *Store) (any, error) {
 			return s.AgentConnected(ctx, model.AgentConnected{ChannelID: "ch-2", UserID: 3})
 		}},
@@ -107,7 +111,9 @@ func TestCommandsLeaveTheSingleAppliancesFile(t *testing.T) {
 		{"recordFailure", func(s *Store) (any, error) { return s.RecordFailure(ctx, 1, Failure{Status: 502, Msg: "bad gateway"}) }},
 		{"extendLease", func(s *Store) (any, error) { return nil, s.ExtendSendLease(ctx, 3) }},
 		{"markDelivered", func(s *Store) (any, error) { return nil, s.MarkDelivered(ctx, 1, 77) }},
-		{"deadLetter", func(s *Store) (any, error) { return nil, s.DeadLetter(ctx, 2, DeadReason{Status: 400, Reason: "refused"}) }},
+		{"deadLetter", func(s *Store) (any, error) {
+			return nil, s.DeadLetter(ctx, 2, DeadReason{Status: 400, Reason: "refused"})
+		}},
 		{"retryDead", func(s *Store) (any, error) { return s.RetryDead(ctx, 2) }},
 		{"retryDead unknown", func(s *Store) (any, error) { return s.RetryDead(ctx, 999) }},
 		{"deadLetter again", func(s *Store) (any, error) { return nil, s.DeadLetter(ctx, 2, DeadReason{Reason: "again"}) }},
