@@ -307,10 +307,26 @@ func wait(ctx context.Context, f raft.Future) error {
 	}
 }
 
-// slogWriter hands raft's log lines to the appliance's logger.
+// slogWriter hands raft's log lines ("<time> [LEVEL] raft: message") to
+// the appliance's logger at their level.
 type slogWriter struct{ log *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn(strings.TrimSpace(string(p)))
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	if i := strings.Index(line, "["); i >= 0 {
+		if j := strings.Index(line[i:], "]"); j > 0 {
+			switch strings.TrimSpace(line[i+1 : i+j]) {
+			case "ERROR":
+				level = slog.LevelError
+			case "WARN":
+				level = slog.LevelWarn
+			case "DEBUG", "TRACE":
+				level = slog.LevelDebug
+			}
+			line = strings.TrimSpace(line[i+j+1:])
+		}
+	}
+	w.log.Log(context.Background(), level, line)
 	return len(p), nil
 }
