@@ -187,6 +187,9 @@ func New(o Options) (*Node, error) {
 		cfg.TrailingLogs = o.SnapshotThreshold
 	}
 	cfg.BatchApplyCh = true
+	// One append (one fsync) carries up to this many concurrent writes, as
+	// the engine's group commit does (db/engine maxBatch).
+	cfg.MaxAppendEntries = 512
 	n.closeStores = func() { _ = trans.Close(); _ = logs.Close() }
 	has, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
