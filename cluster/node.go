@@ -196,6 +196,13 @@ func New(o Options) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("cluster: read raft state: %w", err)
 	}
+	if !has && n.fsm.appliedIndex() > 0 {
+		// The file applied entries of a log that is gone: a new log's
+		// indexes would start again at 1 and Apply would skip them all.
+		n.closeStores()
+		return nil, fmt.Errorf("cluster: the database has applied the replicated log up to index %d, but the raft state in %s is gone; "+
+			"move the database away so this member rejoins from the others, or put its raft directory back", n.fsm.appliedIndex(), o.Dir)
+	}
 	if !has {
 		var servers []raft.Server
 		for _, p := range o.Peers {
