@@ -9,16 +9,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 	"github.com/enneo-edge/enneo-edge/model"
 )
 
@@ -229,29 +226,7 @@ func dump(t *testing.T, s *db.Store) string {
 		t.Fatal(err)
 	}
 	f.Close()
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bdb.Close()
-	var lines []string
-	err = bdb.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
-			lines = append(lines, fmt.Sprintf("%s seq=%d", name, bk.Sequence()))
-			return bk.ForEach(func(k, v []byte) error {
-				if string(name) == "meta" && (string(k) == "ready_probe") {
-					return nil
-				}
-				lines = append(lines, fmt.Sprintf("%s %x=%x", name, k, v))
-				return nil
-			})
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return edgetest.DumpFile(t, path)
 }
 
 // testLogger logs through t, so a failing test shows what raft said.
