@@ -20,6 +20,9 @@
 # markdown table ready to paste into BENCHMARKS.md.
 #
 #   TARGETS="durable edge" bench/compare.sh   # only these (durable must be one)
+#   CLUSTER=1 TARGETS="durable edge cluster clusterf" bench/compare.sh
+#                                             # also a 3-member cluster: calls to its
+#                                             # leader (cluster) and to a follower (clusterf)
 #   PLOT=0 bench/compare.sh                   # skip the 500/s plot of edge vs nethttp
 #   GENSWEEP="500 2000 10000" bench/compare.sh # also: durable and fixed at each
 #                                              # rate (what the generator costs)
@@ -73,6 +76,49 @@ start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
 start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
 start durable "$work/durable" -listen 127.0.0.1:0 -file "$work/durable.log"
+
+# CLUSTER=1: three members of one cluster on this machine (each with its
+# own database and raft log on the same disk), targets cluster (calls to
+# the leader) and clusterf (calls to a follower, which forwards them).
+if [ "${CLUSTER:-0}" = 1 ]; then
+  ports=($(python3 -c 'import socket
+for _ in range(3):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'))
+  peers="\"cl-a=127.0.0.1:${ports[0]}\", \"cl-b=127.0.0.1:${ports[1]}\", \"cl-c=127.0.0.1:${ports[2]}\""
+  i=0
+  for n in a b c; do
+    cat >"$work/cl-$n.toml" <<TOML
+[server]
+listen = "127.0.0.1:0"
+[storage]
+path = "$work/cl-$n.db"
+[auth]
+tokens = ["$TOKEN"]
+[cluster]
+node = "cl-$n"
+listen = "127.0.0.1:${ports[$i]}"
+peers = [$peers]
+secret = "bench-cluster-secret-0123456789abcdef"
+TOML
+    start "cl_$n" "$work/enneo-edge" serve -config "$work/cl-$n.toml"
+    i=$((i + 1))
+  done
+  leader=
+  for _ in $(seq 100); do
+    for n in a b c; do
+      u=URL_cl_$n
+      role=$(curl -s -H "Authorization: Bearer $TOKEN" "${!u}/edge/v1/cluster" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("role",""))' 2>/dev/null || true)
+      [ "$role" = leader ] && leader=$n
+    done
+    [ -n "$leader" ] && break
+    sleep 0.2
+  done
+  [ -n "$leader" ] || { echo "the cluster elected no leader"; exit 1; }
+  follower=a; [ "$leader" = a ] && follower=b
+  lu=URL_cl_$leader fu=URL_cl_$follower lp=PID_cl_$leader fp=PID_cl_$follower
+  URL_cluster=${!lu} URL_clusterf=${!fu} PID_cluster=${!lp} PID_clusterf=${!fp}
+  echo "cluster: leader cl-$leader $URL_cluster, follower cl-$follower $URL_clusterf"
+fi
 
 bench() { "$work/enneo-edge" bench -disposable -token "$TOKEN" -json "$@"; }
 cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, in clock ticks

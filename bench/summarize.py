@@ -64,7 +64,7 @@ def ratio_table():
     print("|---|---|---|---|---|---|")
     b50, b99, b5k = limit(1000, "p50"), limit(1000, "p99"), limit(5000, "p99")
     got = {}
-    for t in ("durable", "durable2", "edge", "edgesync", "fixed", "nethttp"):
+    for t in ("durable", "durable2", "edge", "edgesync", "cluster", "clusterf", "fixed", "nethttp"):
         r1, r5, s = load(f"rate1000-{t}"), load(f"rate5000-{t}"), best_saturation(t)
         if not (r1 or r5 or s):
             continue
@@ -95,23 +95,28 @@ sat = {}  # target -> [(concurrency, result)]
 for p in sorted(glob.glob(os.path.join(out, "saturation-*-c*.json"))):
     m = re.match(r"saturation-(\w+)-c(\d+)\.json", os.path.basename(p))
     sat.setdefault(m.group(1), []).append((int(m.group(2)), load(os.path.basename(p)[:-5])))
-if all(t in sat for t in ("fixed", "edge", "nethttp")):
+if "edge" in sat:
     print("| saturation (closed model) | connections | calls/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
-    for t in ("durable", "fixed", "edge", "edgesync", "nethttp"):
+    for t in ("durable", "fixed", "edge", "edgesync", "cluster", "clusterf", "nethttp"):
         for c, r in sorted(sat.get(t, [])):
             l = r["latencyMs"]
             print(f"| {t} | {c} | {r['throughputPerSecond']:.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {errs(r)} |")
     best = {t: max(r["throughputPerSecond"] for _, r in sat[t]) for t in sat}
-    e, n, f = best["edge"], best["nethttp"], best["fixed"]
-    print(f"\nbest of each: edge {e:.0f}, nethttp {n:.0f}, fixed {f:.0f} calls/s; "
-          f"edge / nethttp baseline = {e / n:.1f}x (target >= 5x); edge / fixed ceiling = {100 * e / f:.0f}% (target >= 60%)")
+    e = best["edge"]
+    if "nethttp" in best and "fixed" in best:
+        n, f = best["nethttp"], best["fixed"]
+        print(f"\nbest of each: edge {e:.0f}, nethttp {n:.0f}, fixed {f:.0f} calls/s; "
+              f"edge / nethttp baseline = {e / n:.1f}x (target >= 5x); edge / fixed ceiling = {100 * e / f:.0f}% (target >= 60%)")
+    for t in ("cluster", "clusterf"):
+        if t in best:
+            print(f"{t} (3 members, calls to {'the leader' if t == 'cluster' else 'a follower'}) {best[t]:.0f} calls/s: {t} / edge = {best[t] / e:.2f}")
     if "edgesync" in best:
         print(f"edgesync (no write-ahead log) {best['edgesync']:.0f} calls/s: edge / edgesync = {e / best['edgesync']:.2f}")
     print()
 
 for rate in (1000, 5000):
-    rows = {t: load(f"rate{rate}-{t}") for t in ("durable", "fixed", "edge", "edgesync", "nethttp", "durable2")}
+    rows = {t: load(f"rate{rate}-{t}") for t in ("durable", "fixed", "edge", "edgesync", "cluster", "clusterf", "nethttp", "durable2")}
     if not any(rows.values()):
         continue
     print(f"| {rate} calls/s (open model) | achieved calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | generator lag p99 ms |")
