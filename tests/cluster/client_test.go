@@ -53,14 +53,17 @@ func retryable(a answer, err error) bool { return err != nil || a.code >= 500 }
 // (round-robin).
 type pbx struct {
 	t      *testing.T
-	c      *cluster
+	nodes  []*node // the URLs it knows, tried in turn
 	client *http.Client
 	next   *atomic.Int64 // round-robin position, shared by the test's clients
 	limit  time.Duration // give up on a request after this long
 }
 
-func (c *cluster) pbx(t *testing.T, rr *atomic.Int64) pbx {
-	return pbx{t: t, c: c, client: &http.Client{Timeout: 5 * time.Second}, next: rr, limit: 60 * time.Second}
+func (c *cluster) pbx(t *testing.T, rr *atomic.Int64) pbx { return c.pbxOn(t, rr, c.nodes...) }
+
+// pbxOn is a PBX that knows only the URLs of nodes.
+func (c *cluster) pbxOn(t *testing.T, rr *atomic.Int64, nodes ...*node) pbx {
+	return pbx{t: t, nodes: nodes, client: &http.Client{Timeout: 5 * time.Second}, next: rr, limit: 60 * time.Second}
 }
 
 // send returns the first answer that is not retryable; it reports an error
@@ -74,7 +77,7 @@ func (p pbx) send(method, path, body string) answer {
 		err error
 	)
 	for try := 0; ; try++ {
-		n := p.c.nodes[(start+try)%len(p.c.nodes)]
+		n := p.nodes[(start+try)%len(p.nodes)]
 		a, err = do(p.client, n.base, method, path, body)
 		a.node = n.name
 		if !retryable(a, err) {
@@ -84,7 +87,7 @@ func (p pbx) send(method, path, body string) answer {
 			p.t.Errorf("%s %s %s: no answer from any node for %s: last %v %d %s", method, path, body, p.limit, err, a.code, a.raw)
 			return a
 		}
-		if (try+1)%len(p.c.nodes) == 0 {
+		if (try+1)%len(p.nodes) == 0 {
 			time.Sleep(50 * time.Millisecond) // every node refused: wait for an election
 		}
 	}
