@@ -15,9 +15,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/cluster"
 	"github.com/enneo-edge/enneo-edge/config"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/phone"
@@ -51,6 +53,12 @@ type App struct {
 	metrics *server.Metrics
 	store   *db.Store
 	sync    *syncer
+	// current is the syncer whose state the status page shows: sync on a
+	// single appliance, the current term's on a cluster leader.
+	current atomic.Pointer[syncer]
+	node    *cluster.Node // nil: a single appliance
+	// clusterFailed gets the error that stopped the member's state machine.
+	clusterFailed chan error
 	ln      net.Listener
 	certs   *tlsconf.Reloader // nil without TLS
 	srv     *server.Server
@@ -145,6 +153,10 @@ wait:
 		select {
 		case err := <-a.served:
 			return fmt.Errorf("serve: %w", err)
+		case err := <-a.clusterFailed:
+			failed = fmt.Errorf("cluster: %w", err)
+			a.log.Error("the cluster member failed; exiting so the service restarts and catches up", "err", err)
+			break wait
 		case <-a.store.Fatal():
 			// Calls in flight were answered 5xx; carrying on would
 			// acknowledge writes on top of an unknown state.
@@ -179,6 +191,15 @@ func (a *App) start() error {
 	go a.store.Run(storeCtx)
 	a.push(nilErr(stopStore)) // runs before the database's Close, which waits for Run
 	go a.establishCounts(storeCtx)
+	a.current.Store(a.sync)
+
+	// 1b. In a cluster, the member: from here on every write of the store
+	// goes through the replicated log.
+	if a.cfg.Cluster.Enabled() {
+		if err := a.startCluster(); err != nil {
+			return err
+		}
+	}
 
 	// 2. Credentials (generating tokens writes them) and the server.
 	tokens, err := apiTokens(a.cfg, a.store, a.o.Stdout, a.log)
@@ -193,17 +214,27 @@ func (a *App) start() error {
 	if err != nil {
 		return fmt.Errorf("site.phone_region: %w", err)
 	}
-	a.srv = server.New(a.store, auth, pn, a.log, ServerLimits(a.cfg),
-		server.WithMetrics(a.metrics), server.WithVersion(a.o.Version, a.o.Revision), server.WithUpstream(a.sync.status),
+	opts := []server.Option{
+		server.WithMetrics(a.metrics), server.WithVersion(a.o.Version, a.o.Revision), server.WithUpstream(a.upstreamStatus),
 		server.WithAccessLog(a.cfg.Log.Access), server.WithStorageCap(a.cfg.Storage.MaxSizeBytes),
-		server.WithTLS(a.certs != nil))
+		server.WithTLS(a.certs != nil),
+	}
+	if a.node != nil {
+		opts = append(opts, server.WithCluster(a.node))
+	}
+	a.srv = server.New(a.store, auth, pn, a.log, ServerLimits(a.cfg), opts...)
 
-	// 3. The routing timers (ring, after-call work, maximum wait).
-	timers := routing.NewLoop(a.store, a.cfg.Routing.TimerInterval.Duration, nil, a.log)
-	a.push(nilErr(runLoop(timers.Run, timers.Close)))
+	if a.node == nil {
+		// 3. The routing timers (ring, after-call work, maximum wait).
+		timers := routing.NewLoop(a.store, a.cfg.Routing.TimerInterval.Duration, nil, a.log)
+		a.push(nilErr(runLoop(timers.Run, timers.Close)))
 
-	// 4. The forwarder, the directory pull and the pruner.
-	a.push(nilErr(a.sync.start(a.srv)))
+		// 4. The forwarder, the directory pull and the pruner.
+		a.push(nilErr(a.sync.start(a.srv)))
+	} else {
+		// 3-4. In a cluster only the leader runs them, each term anew.
+		a.push(nilErr(a.runLeading()))
+	}
 
 	// 5. The HTTP server on the bound listener.
 	a.served = make(chan error, 1)

@@ -51,6 +51,7 @@ type Config struct {
 	Retention Retention `toml:"retention"`
 	Routing   Routing   `toml:"routing"`
 	Log       Log       `toml:"log"`
+	Cluster   Cluster   `toml:"cluster"`
 }
 
 // Server configures the local HTTP listener that answers the telephony API.
@@ -341,6 +342,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Log.validate(add)
+	c.validateCluster(add)
 
 	// server
 	s := &c.Server

@@ -16,6 +16,11 @@ import (
 // PutAgent creates or replaces an agent's name, skills and raw data in
 // one transaction (callflow.Machine.PutAgent).
 func (s *Store) PutAgent(ctx context.Context, a model.Agent) (model.Agent, error) {
+	if s.repl != nil {
+		var out model.Agent
+		err := s.submit(ctx, opPutAgent, a, &out)
+		return out, err
+	}
 	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		a, err = s.flow.PutAgent(tx, now, a)

@@ -29,12 +29,19 @@ const (
 // fsynced. A channelId the edge already knows returns the first call's
 // answer and writes nothing.
 func (s *Store) CreateCall(ctx context.Context, nc NewCall) (CallResult, error) {
-	if nc.Call.ChannelID != "" {
+	// A known channelId is answered from this member's committed state
+	// (in a cluster too: what it holds is on a quorum); one it does not
+	// know yet is looked up again inside the command's transaction.
+	if nc.Call.ChannelID != "" && s.inTx == nil {
 		if res, ok, err := s.existingCall(nc.Call.ChannelID); err != nil || ok {
 			return res, err
 		}
 	}
 	var res CallResult
+	if s.repl != nil {
+		err := s.submit(ctx, opCreateCall, nc, &res)
+		return res, err
+	}
 	// s.write directly, not apply: the hot path spares apply's closure.
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		var err error

@@ -12,6 +12,10 @@ import (
 // transaction (callflow.Machine.SetRoutingStatus).
 func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.RoutingStatusChange) (*model.Presence, error) {
 	var out *model.Presence
+	if s.repl != nil {
+		err := s.submit(ctx, opSetRoutingStatus, routingStatusArgs{UserID: userID, Change: c}, &out)
+		return out, err
+	}
 	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		out, err = s.flow.SetRoutingStatus(tx, now, userID, c)
@@ -24,6 +28,10 @@ func (s *Store) SetRoutingStatus(ctx context.Context, userID int64, c model.Rout
 // (callflow.Machine.AgentConnected). It returns the ticket ID.
 func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int64, error) {
 	var id int64
+	if s.repl != nil {
+		err := s.submit(ctx, opAgentConnected, r, &id)
+		return id, err
+	}
 	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		id, err = s.flow.AgentConnected(tx, now, r)
@@ -36,6 +44,10 @@ func (s *Store) AgentConnected(ctx context.Context, r model.AgentConnected) (int
 // (callflow.Machine.CallCompleted). It returns the ticket ID.
 func (s *Store) CallCompleted(ctx context.Context, r model.CallCompleted) (int64, error) {
 	var id int64
+	if s.repl != nil {
+		err := s.submit(ctx, opCallCompleted, r, &id)
+		return id, err
+	}
 	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		id, err = s.flow.CallCompleted(tx, now, r)

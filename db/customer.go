@@ -14,6 +14,9 @@ import (
 // earlier versions and their index entries. Customers must be valid and
 // carry PhonesE164.
 func (s *Store) UpsertCustomers(ctx context.Context, batch []model.Customer) error {
+	if s.repl != nil {
+		return s.submit(ctx, opUpsertCustomers, batch, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		for i := range batch {
 			if err := upsertCustomer(tx, &batch[i]); err != nil {
@@ -121,6 +124,9 @@ func getCustomer(tx *bolt.Tx, id string) (*model.Customer, error) {
 
 // DeleteCustomer removes a customer and its index entries.
 func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
+	if s.repl != nil {
+		return s.submit(ctx, opDeleteCustomer, id, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		c, err := getCustomer(tx, id)
 		if err != nil {

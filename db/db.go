@@ -68,6 +68,13 @@ type Store struct {
 	flow *callflow.Machine
 
 	beforeCountFix func() // tests: runs in EstablishCounts between its walk and its fix
+
+	// repl, when set, replicates every write (command.go); nil on a
+	// single appliance.
+	repl Replicator
+	// inTx is set only on the copy of the store Apply replays a command
+	// on: its reads and writes go into Apply's transaction.
+	inTx *bolt.Tx
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
@@ -195,13 +202,28 @@ func (s *Store) Check() error { return s.eng.Check() }
 
 // view, write and update are the engine's read, group-commit write and
 // direct write, named as the schema's files have always called them.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.eng.View(fn) }
+// On the copy Apply replays a command on, all three run in Apply's
+// transaction (command.go).
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	if s.inTx != nil {
+		return fn(s.inTx)
+	}
+	return s.eng.View(fn)
+}
 
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if s.inTx != nil {
+		return fn(s.inTx)
+	}
 	return s.eng.Write(ctx, fn)
 }
 
-func (s *Store) update(fn func(tx *bolt.Tx) error) error { return s.eng.Update(fn) }
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.inTx != nil {
+		return fn(s.inTx)
+	}
+	return s.eng.Update(fn)
+}
 
 // Ready proves the database is open and writable by committing a small
 // write through the group commit.
@@ -226,6 +248,9 @@ func (s *Store) APIToken() (string, error) {
 
 // SetAPIToken durably stores what is kept about the generated tokens.
 func (s *Store) SetAPIToken(ctx context.Context, tok string) error {
+	if s.repl != nil {
+		return s.submit(ctx, opSetAPIToken, tok, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaAPIToken, []byte(tok))
 	})

@@ -61,6 +61,9 @@ func (s *Store) DeadLetter(ctx context.Context, seq uint64, why DeadReason) erro
 	if len(why.Response) > maxResponseKept {
 		why.Response = why.Response[:maxResponseKept]
 	}
+	if s.repl != nil {
+		return s.submit(ctx, opDeadLetter, seqArgs{Seq: seq, Dead: why}, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		now := s.now().UTC()
 		r, ok, err := buryRecord(tx, seq, why, now)
@@ -156,6 +159,10 @@ func (s *Store) DeadLetters(limit int) ([]DeadLetter, int64, error) {
 // when seq is not a dead letter.
 func (s *Store) RetryDead(ctx context.Context, seq uint64) (int, error) {
 	var n int
+	if s.repl != nil {
+		err := s.submit(ctx, opRetryDead, seqArgs{Seq: seq}, &n)
+		return n, err
+	}
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		n = 0
 		key := findDead(tx, seq)
@@ -212,6 +219,11 @@ func findDead(tx *bolt.Tx, seq uint64) []byte {
 // RetryAllDead puts every dead letter back into the outbox and returns how
 // many went back. Records dead-lettered again while it runs stay dead.
 func (s *Store) RetryAllDead(ctx context.Context) (int, error) {
+	if s.repl != nil {
+		var n int
+		err := s.submit(ctx, opRetryAllDead, nil, &n)
+		return n, err
+	}
 	var keys [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDeadLetters).Cursor()

@@ -27,6 +27,10 @@ type DirectoryState = callflow.DirectoryState
 // one transaction (callflow.Machine.ReplaceDirectory).
 func (s *Store) ReplaceDirectory(ctx context.Context, d Directory) (DirectoryState, error) {
 	var st DirectoryState
+	if s.repl != nil {
+		err := s.submit(ctx, opReplaceDirectory, d, &st)
+		return st, err
+	}
 	err := s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		st, err = s.flow.ReplaceDirectory(tx, now, d)

@@ -1,6 +1,8 @@
 package db
 
 import (
+	"errors"
+
 	"github.com/enneo-edge/enneo-edge/callflow"
 	"github.com/enneo-edge/enneo-edge/db/engine"
 )
@@ -44,4 +46,10 @@ var (
 	// an ifCurrent that does not match, an agent set idle or connected
 	// while on another call, a call connected after it ended (callflow's).
 	ErrConflict = callflow.ErrConflict
+
+	// ErrNoQuorum is returned in cluster mode by a write or a
+	// linearizable read on a member that cannot reach a quorum: no leader
+	// is known, the leader lost its majority, or this member is cut off
+	// from it. Nothing was stored; the PBX retries on another member.
+	ErrNoQuorum = errors.New("cluster: this member reaches no quorum (no leader, or cut off from it); nothing was stored, retry on another member")
 )

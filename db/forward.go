@@ -103,6 +103,11 @@ func hasPrefix(b *bolt.Bucket, prefix []byte) bool {
 // transaction and returns its Seq. Use cases append inside their own
 // transaction; this is for tools and tests.
 func (s *Store) AppendOutbox(ctx context.Context, r OutboxRecord) (uint64, error) {
+	if s.repl != nil {
+		var seq uint64
+		err := s.submit(ctx, opAppendOutbox, r, &seq)
+		return seq, err
+	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.now().UTC()
 	}
@@ -229,6 +234,9 @@ func (s *Store) NextOutbox(max, scan int, busy func(key string) bool) ([]Ready, 
 // (and, from then on, subject to retention). A seq that is no longer
 // pending is ignored: delivering twice changes nothing.
 func (s *Store) MarkDelivered(ctx context.Context, seq uint64, centralID int64) error {
+	if s.repl != nil {
+		return s.submit(ctx, opMarkDelivered, seqArgs{Seq: seq, CentralID: centralID}, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		r, ok, err := takeOutbox(tx, seq)
 		if err != nil || !ok {
@@ -306,6 +314,10 @@ func takeOutbox(tx *bolt.Tx, seq uint64) (OutboxRecord, bool, error) {
 // record stays so until it is delivered.
 func (s *Store) RecordFailure(ctx context.Context, seq uint64, fl Failure) (int, error) {
 	var n int
+	if s.repl != nil {
+		err := s.submit(ctx, opRecordFailure, seqArgs{Seq: seq, Failure: fl}, &n)
+		return n, err
+	}
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		n = 0
 		k := u64(int64(seq))
@@ -350,6 +362,9 @@ func (s *Store) SendLease() (uint64, error) {
 // extends it in steps well ahead of what it sends, so this is one small
 // commit per many records, not one per send.
 func (s *Store) ExtendSendLease(ctx context.Context, upTo uint64) error {
+	if s.repl != nil {
+		return s.submit(ctx, opExtendSendLease, seqArgs{Seq: upTo}, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
 		if v := m.Get(metaOutboxSendLease); len(v) == 8 && uint64(fromU64(v)) >= upTo {
@@ -370,6 +385,9 @@ type PauseState struct {
 // SetPaused stores the pause state (nil clears it), so the status route
 // and the CLI show it, also after a restart.
 func (s *Store) SetPaused(ctx context.Context, p *PauseState) error {
+	if s.repl != nil {
+		return s.submit(ctx, opSetPaused, p, nil)
+	}
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
 		if p == nil {

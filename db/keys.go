@@ -44,6 +44,7 @@ var (
 	metaCustomers       = []byte("customers_count")   // customers in the directory
 	metaTicketsExact    = []byte("tickets_count_exact")
 	metaCustomersExact  = []byte("customers_count_exact")
+	metaApplied         = []byte("raft_applied") // cluster: index of the last log entry applied (apply.go)
 )
 
 func u64(v int64) []byte {

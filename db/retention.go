@@ -20,6 +20,10 @@ import (
 // candidate is checked again here.
 func (s *Store) PruneSynced(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	var n int
+	if s.repl != nil {
+		err := s.submit(ctx, opPruneSynced, pruneArgs{Cutoff: cutoff, Limit: limit}, &n)
+		return n, err
+	}
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		n = 0
 		idx := tx.Bucket(bucketSynced)
@@ -116,6 +120,11 @@ func deleteTicket(tx *bolt.Tx, t *model.Ticket) error {
 // kept. It returns the tickets and records deleted; fewer than limit
 // tickets means nothing older is left to take now.
 func (s *Store) PruneAirGapped(ctx context.Context, cutoff time.Time, limit int) (tickets, records int, err error) {
+	if s.repl != nil {
+		var r pruneResult
+		err := s.submit(ctx, opPruneAirGapped, pruneArgs{Cutoff: cutoff, Limit: limit}, &r)
+		return r.Tickets, r.Records, err
+	}
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		tickets, records = 0, 0
 		var old []OutboxRecord

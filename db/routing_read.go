@@ -27,6 +27,9 @@ type RoutingQuery struct {
 // its position, the logged-in agents with matching skills and the
 // estimated wait. It never writes, so polls do not touch the group commit.
 func (s *Store) Routing(rq RoutingQuery) (*model.RoutingAnswer, error) {
+	if err := s.linearize(); err != nil {
+		return nil, err
+	}
 	var ans *model.RoutingAnswer
 	err := s.view(func(tx *bolt.Tx) error {
 		q, err := queueFor(tx, rq)
@@ -124,6 +127,9 @@ type Availability struct {
 // seen through presence) with statuses, skills and tickets; userID != 0
 // narrows it to one (ErrNotFound when unknown).
 func (s *Store) RoutingAvailability(userID int64) ([]Availability, error) {
+	if err := s.linearize(); err != nil {
+		return nil, err
+	}
 	out := []Availability{}
 	err := s.view(func(tx *bolt.Tx) error {
 		seen := map[int64]bool{}

@@ -12,6 +12,9 @@ import (
 // Ticket returns the stored ticket and its queue entry (nil when the call
 // has none).
 func (s *Store) Ticket(id int64) (*model.Ticket, *model.QueueEntry, error) {
+	if err := s.linearize(); err != nil {
+		return nil, nil, err
+	}
 	var (
 		t *model.Ticket
 		q *model.QueueEntry
@@ -31,6 +34,9 @@ func (s *Store) Ticket(id int64) (*model.Ticket, *model.QueueEntry, error) {
 
 // TicketByChannel resolves a channelId to its ticket ID.
 func (s *Store) TicketByChannel(channelID string) (int64, error) {
+	if err := s.linearize(); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketChannels).Get([]byte(channelID))
@@ -116,6 +122,9 @@ func eachPresence(tx *bolt.Tx, fn func(p *model.Presence) error) error {
 
 // Presence returns an agent's routing status (offline when never seen).
 func (s *Store) Presence(userID int64) (*model.Presence, error) {
+	if err := s.linearize(); err != nil {
+		return nil, err
+	}
 	var p *model.Presence
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error

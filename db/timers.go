@@ -23,6 +23,10 @@ func (s *Store) ExpireDue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var n int
+	if s.repl != nil {
+		err := s.submit(ctx, opExpireDue, nil, &n)
+		return n, err
+	}
 	err = s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		var err error
 		n, err = s.flow.ReEvaluate(tx, now, false)
@@ -55,6 +59,9 @@ func (s *Store) ReEvaluate(ctx context.Context, clean bool) error {
 	if stale == 0 {
 		_, err := s.ExpireDue(ctx)
 		return err
+	}
+	if s.repl != nil {
+		return s.submit(ctx, opReEvaluate, clean, nil)
 	}
 	return s.apply(ctx, func(tx callflow.Tx, now time.Time) error {
 		_, err := s.flow.ReEvaluate(tx, now, clean)

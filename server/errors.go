@@ -24,7 +24,8 @@ func statusFor(err error) int {
 	case errors.Is(err, db.ErrConflict):
 		return fasthttp.StatusConflict
 	case errors.Is(err, db.ErrCommitTimeout), errors.Is(err, db.ErrClosed), errors.Is(err, db.ErrReadTimeout),
-		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded), errors.Is(err, db.ErrBackupBusy):
+		errors.Is(err, db.ErrFull), errors.Is(err, errOverloaded), errors.Is(err, db.ErrBackupBusy),
+		errors.Is(err, db.ErrNoQuorum):
 		return fasthttp.StatusServiceUnavailable
 	default:
 		return fasthttp.StatusInternalServerError

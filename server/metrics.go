@@ -273,6 +273,7 @@ func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
 	s.countAgents()
 	var b bytes.Buffer
 	s.metrics.writeMetrics(&b)
+	s.writeClusterMetrics(&b)
 	ctx.SetBody(b.Bytes())
 }
 

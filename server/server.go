@@ -74,6 +74,7 @@ type Server struct {
 	authFails *keyedLimiter // failed authentication per client address
 	callRate  *keyedLimiter // calls per client address; nil when unlimited
 	ready     readyCache
+	cluster   Cluster // nil: a single appliance
 }
 
 // New builds a server from its dependencies; Serve starts it.
@@ -165,6 +166,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/edge/v1/status", s.authed(auth.RoleViewer, s.status))
 	r.GET("/edge/v1/backup", s.authed(auth.RoleAdmin, s.backup))
 	r.GET("/metrics", s.authed(auth.RoleMetrics, s.serveMetrics))
+	r.GET("/edge/v1/cluster", s.authed(auth.RoleAdmin, s.clusterStatus))
+	r.POST("/edge/v1/cluster/members", s.authed(auth.RoleAdmin, s.clusterAddMember))
+	r.DELETE("/edge/v1/cluster/members/{node}", s.authed(auth.RoleAdmin, s.clusterRemoveMember))
 	return s.instrument(s.secureHeaders(r.Handler))
 }
 
@@ -214,6 +218,10 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	if err := s.ready.check(s.store); err != nil {
 		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, "database: not writable: "+err.Error())
+		return
+	}
+	if err := s.clusterHealthy(); err != nil {
+		writeErrorText(ctx, fasthttp.StatusServiceUnavailable, err.Error())
 		return
 	}
 	answer := map[string]any{"success": true, "status": "ready"}

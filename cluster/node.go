@@ -1,0 +1,309 @@
+// Package cluster runs a member of a cluster of appliances on one
+// replicated log (hashicorp/raft): the store's write methods become
+// commands on the log (db.Replicator), every member applies them to its
+// own file (fsm.go), a follower forwards writes to the leader and waits
+// for its read index before a linearizable read (forward.go), and the
+// peers authenticate each other on one listener (transport.go).
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+// Errors of a member.
+var (
+	// ErrNoQuorum: no leader is reachable from here (db.ErrNoQuorum).
+	ErrNoQuorum = db.ErrNoQuorum
+	// ErrUnknownOutcome: the command may have been appended but its
+	// answer was lost (db.ErrCommitTimeout: retry with the same channelId).
+	ErrUnknownOutcome = db.ErrCommitTimeout
+	// errNotAppended: this member is not the leader and appended nothing.
+	errNotAppended = errors.New("not the leader")
+)
+
+// Peer is one member: its name (raft server ID) and the address this
+// member dials to reach it.
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+// Options configure a member.
+type Options struct {
+	// Node is this member's name; it must be one of Peers.
+	Node string
+	// Listen is the peer listener's address.
+	Listen string
+	// Peers are all members, this one included, with the addresses this
+	// member dials (a proxy may stand between).
+	Peers []Peer
+	// Secret is the cluster's shared secret every peer must prove.
+	Secret string
+	// ServerTLS and ClientTLS, both set, wrap peer connections in TLS.
+	ServerTLS, ClientTLS *tls.Config
+	// Dir holds raft's log, stable store and snapshots.
+	Dir string
+	// Store is the state machine (*db.Store).
+	Store Store
+	Log   *slog.Logger
+	// OnFail is told when this member must stop (its store failed to
+	// apply committed entries).
+	OnFail func(error)
+	// Timing: zero takes the defaults below (tests shrink them).
+	HeartbeatTimeout, LeaderLeaseTimeout time.Duration
+	SnapshotThreshold                    uint64
+}
+
+// Default timing: a LAN. The leader steps down after LeaderLeaseTimeout
+// without hearing a quorum, before a follower's HeartbeatTimeout lets it
+// start an election, so two leaders never both believe they lead.
+const (
+	defaultHeartbeat   = time.Second
+	defaultLeaderLease = 500 * time.Millisecond
+	// forwardWait bounds how long a write looks for a leader before it
+	// answers ErrNoQuorum; barrierTimeout bounds a read's catching up.
+	forwardWait    = 3 * time.Second
+	barrierTimeout = 5 * time.Second
+	// applyTimeout bounds a write's commit when its context has no deadline.
+	applyTimeout = 10 * time.Second
+	// contactMax is how old a follower's last contact with its leader may
+	// be before it no longer counts as reaching a quorum.
+	contactMax = 3 * time.Second
+)
+
+// Node is one running member.
+type Node struct {
+	o     Options
+	log   *slog.Logger
+	r     *raft.Raft
+	fsm   *fsm
+	mux   *mux
+	fwd   *forwardServer
+	peers *peers
+	addrs map[string]string // node name → address dialled
+	closeStores func()
+
+	lastStamp     atomic.Int64
+	leaderChanges atomic.Int64
+	lastChange    atomic.Pointer[time.Time]
+	obsCh         chan raft.Observation
+	obs           *raft.Observer
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
+	done          chan struct{}
+}
+
+// New opens raft's files, binds the peer listener and starts the member.
+// A member with no raft state and a peers list bootstraps the cluster with
+// that list: every member started with the same list bootstraps the same
+// configuration, which hashicorp/raft accepts.
+func New(o Options) (*Node, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.HeartbeatTimeout == 0 {
+		o.HeartbeatTimeout = defaultHeartbeat
+	}
+	if o.LeaderLeaseTimeout == 0 {
+		o.LeaderLeaseTimeout = defaultLeaderLease
+	}
+	n := &Node{o: o, log: o.Log, addrs: map[string]string{}, done: make(chan struct{})}
+	for _, p := range o.Peers {
+		n.addrs[p.ID] = p.Addr
+	}
+	if _, ok := n.addrs[o.Node]; !ok {
+		return nil, fmt.Errorf("cluster.node %q is not in cluster.peers", o.Node)
+	}
+	var err error
+	if n.fsm, err = newFSM(o.Store, o.Log, o.OnFail); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: raft directory: %w", err)
+	}
+	logs, err := raftboltdb.NewBoltStore(filepath.Join(o.Dir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: raft log %s: %w", o.Dir, err)
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(o.Dir, 2, hl)
+	if err != nil {
+		_ = logs.Close()
+		return nil, fmt.Errorf("cluster: snapshots %s: %w", o.Dir, err)
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		_ = logs.Close()
+		return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
+	}
+	n.mux = newMux(ln, []byte(o.Secret), o.ServerTLS, o.ClientTLS, o.Log)
+	if n.fwd, err = newForwardServer(n); err != nil {
+		_ = ln.Close()
+		_ = logs.Close()
+		return nil, err
+	}
+	n.mux.serveForward = n.fwd.serve
+	n.peers = newPeers(n.mux)
+	go n.mux.run()
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		ServerAddressProvider: addrProvider(n.addrs),
+		Logger:                hl,
+		Stream:                n.mux,
+		MaxPool:               3,
+		Timeout:               5 * time.Second,
+	})
+	cfg := raft.DefaultConfig()
+	cfg.LocalID = raft.ServerID(o.Node)
+	cfg.Logger = hl
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = o.HeartbeatTimeout, o.HeartbeatTimeout
+	cfg.LeaderLeaseTimeout = o.LeaderLeaseTimeout
+	cfg.CommitTimeout = min(50*time.Millisecond, o.LeaderLeaseTimeout/2)
+	if o.SnapshotThreshold > 0 {
+		cfg.SnapshotThreshold = o.SnapshotThreshold
+		cfg.TrailingLogs = o.SnapshotThreshold
+	}
+	cfg.BatchApplyCh = true
+	n.closeStores = func() { _ = trans.Close(); _ = logs.Close() }
+	has, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("cluster: read raft state: %w", err)
+	}
+	if !has {
+		var servers []raft.Server
+		for _, p := range o.Peers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+		}
+		if err := raft.BootstrapCluster(cfg, logs, logs, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			n.closeStores()
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		o.Log.Info("cluster: bootstrapped", "members", len(servers))
+	}
+	if n.r, err = raft.NewRaft(cfg, n.fsm, logs, logs, snaps, trans); err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.watchLeader()
+	return n, nil
+}
+
+// addrProvider is the address each member dials, from cluster.peers, so
+// that the list each member was given (maybe through a proxy) wins over
+// the addresses stored in raft's configuration; members added later are
+// found there.
+type addrProvider map[string]string
+
+func (a addrProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if addr, ok := a[string(id)]; ok {
+		return raft.ServerAddress(addr), nil
+	}
+	return "", fmt.Errorf("member %s not in cluster.peers", id)
+}
+
+// addrOf is where to reach member id: cluster.peers, else raft's
+// configuration address.
+func (n *Node) addrOf(id raft.ServerID, fallback raft.ServerAddress) string {
+	if a, ok := n.addrs[string(id)]; ok {
+		return a
+	}
+	return string(fallback)
+}
+
+// watchLeader counts leader changes and remembers the last one.
+func (n *Node) watchLeader() {
+	now := time.Now()
+	n.lastChange.Store(&now)
+	n.obsCh = make(chan raft.Observation, 16)
+	n.obs = raft.NewObserver(n.obsCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.r.RegisterObserver(n.obs)
+	n.wg.Go(func() {
+		for {
+			select {
+			case o := <-n.obsCh:
+				lo := o.Data.(raft.LeaderObservation)
+				t := time.Now()
+				n.lastChange.Store(&t)
+				if lo.LeaderID != "" {
+					n.leaderChanges.Add(1)
+				}
+				n.log.Info("cluster: leader", "leader", string(lo.LeaderID), "self", n.o.Node)
+			case <-n.done:
+				return
+			}
+		}
+	})
+}
+
+// IsLeader reports whether this member leads now.
+func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }
+
+// LeaderCh delivers true when this member becomes leader and false when
+// it stops (raft.Raft.LeaderCh; only the latest change when they are quick).
+func (n *Node) LeaderCh() <-chan bool { return n.r.LeaderCh() }
+
+// WaitApplied returns once everything the leader committed before it
+// became leader is applied here (raft.Raft.Barrier): leader-only loops
+// start after it, on a file that holds every earlier write.
+func (n *Node) WaitApplied(ctx context.Context) error {
+	return wait(ctx, n.r.Barrier(applyTimeout))
+}
+
+// Failed is the error that stopped this member's state machine, or nil.
+func (n *Node) Failed() error { return n.fsm.Failed() }
+
+// Close leaves: raft stops, then the listener and raft's files close.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		close(n.done)
+		err = n.r.Shutdown().Error()
+		n.r.DeregisterObserver(n.obs)
+		n.fwd.close()
+		n.peers.close()
+		_ = n.mux.Close()
+		n.closeStores()
+		n.wg.Wait()
+	})
+	return err
+}
+
+// wait waits for a raft future, at most until ctx ends.
+func wait(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// slogWriter hands raft's log lines to the appliance's logger.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

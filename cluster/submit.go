@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/enneo-edge/enneo-edge/db"
+)
+
+var _ db.Replicator = (*Node)(nil)
+
+// Submit appends cmd through the leader and returns what the leader's
+// store answered (db.Replicator). On a follower it is forwarded; a member
+// that finds no reachable leader within forwardWait answers ErrNoQuorum
+// (nothing appended); a forwarded command whose answer is lost answers
+// ErrUnknownOutcome. It never retries a command that may have been
+// appended.
+func (n *Node) Submit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, applyTimeout)
+		defer cancel()
+	}
+	giveUp := time.Now().Add(forwardWait)
+	for {
+		res, retry, err := n.submitOnce(ctx, cmd)
+		if !retry {
+			return res, err
+		}
+		if time.Now().After(giveUp) || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+		case <-n.done:
+			return nil, fmt.Errorf("%w: this member is shutting down", ErrNoQuorum)
+		}
+	}
+}
+
+// submitOnce tries the current leader once; retry says nothing was
+// appended and another try may succeed.
+func (n *Node) submitOnce(ctx context.Context, cmd []byte) (res []byte, retry bool, err error) {
+	if n.IsLeader() {
+		res, err := n.applyLocal(ctx, cmd)
+		if errors.Is(err, errNotAppended) {
+			return nil, true, err
+		}
+		return res, false, err
+	}
+	addr, id := n.r.LeaderWithID()
+	if id == "" || string(id) == n.o.Node {
+		return nil, true, errors.New("no leader known")
+	}
+	var rep ApplyReply
+	dl, _ := ctx.Deadline()
+	args := ApplyArgs{Cmd: cmd, TimeoutNanos: int64(time.Until(dl))}
+	sent, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.Apply", args, &rep)
+	switch {
+	case err != nil && !sent:
+		return nil, true, fmt.Errorf("leader %s: %w", id, err)
+	case err != nil:
+		return nil, false, fmt.Errorf("%w: forwarded to leader %s: %v", ErrUnknownOutcome, id, err)
+	case rep.NotLeader:
+		return nil, true, fmt.Errorf("%s no longer leads", id)
+	case rep.Failed:
+		return nil, false, decodeErr(rep.ErrCode, rep.ErrMsg)
+	}
+	return rep.Result, false, nil
+}
+
+// applyLocal appends cmd on this member, which must lead, stamped with
+// its clock (never before the previous stamp), and waits until it is
+// committed on a quorum and applied here.
+func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
+	if !n.IsLeader() {
+		return nil, errNotAppended
+	}
+	db.StampCommand(cmd, n.stamp())
+	timeout := applyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.r.Apply(cmd, timeout)
+	if err := wait(ctx, f); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
+			return nil, errNotAppended
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return nil, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrRaftShutdown):
+			return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	}
+	r, ok := f.Response().(applyResult)
+	if !ok {
+		return nil, fmt.Errorf("%w: unexpected response %T", ErrUnknownOutcome, f.Response())
+	}
+	return r.res, r.err
+}
+
+// stamp is the leader's clock for a new command, never before the last
+// stamp it gave.
+func (n *Node) stamp() time.Time {
+	now := time.Now().UnixNano()
+	for {
+		last := n.lastStamp.Load()
+		if now <= last {
+			now = last + 1
+		}
+		if n.lastStamp.CompareAndSwap(last, now) {
+			return time.Unix(0, now)
+		}
+	}
+}
+
+// readIndex confirms this member leads a quorum (raft's VerifyLeader, one
+// heartbeat round shared by concurrent reads) and returns the index a read
+// must wait for: its last log index, which covers every write
+// acknowledged before the read began.
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	if !n.IsLeader() {
+		return 0, errNotAppended
+	}
+	if err := wait(ctx, n.r.VerifyLeader()); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+	}
+	return n.r.LastIndex(), nil
+}
+
+// Barrier makes a read linearizable (db.Replicator): it learns the read
+// index from the leader (itself or by RPC) and waits until this member
+// has applied up to it.
+func (n *Node) Barrier(ctx context.Context) error {
+	var idx uint64
+	if n.IsLeader() {
+		i, err := n.readIndex(ctx)
+		if err != nil {
+			return err
+		}
+		idx = i
+	} else {
+		addr, id := n.r.LeaderWithID()
+		if id == "" {
+			return fmt.Errorf("%w: no leader known", ErrNoQuorum)
+		}
+		var i uint64
+		if _, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.ReadIndex", 0, &i); err != nil {
+			return fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
+		}
+		idx = i
+	}
+	return n.fsm.waitApplied(ctx, idx)
+}
