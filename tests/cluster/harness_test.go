@@ -37,8 +37,8 @@ func TestMain(m *testing.M) { edgetest.Main(m, "../..", &binary) }
 // restarts.
 type node struct {
 	name string
-	dir  string
-	cfg  string
+	dir  string // its data directory: the database and raft's files
+	cfg  string // its config file, outside dir (dir may be a fault file system)
 	api  string // host:port of the HTTP API
 	peer string // host:port of its peer transport ([cluster] listen)
 	base string // http://api
@@ -147,7 +147,7 @@ peers = [%s]
 secret = %q
 %s`, n.api, filepath.Join(n.dir, "edge.db"), edgeToken, c.central.URL(), centralToken,
 		n.name, n.peer, strings.Join(peers, ", "), secret, extra)
-	path := filepath.Join(n.dir, "enneo-edge.toml")
+	path := filepath.Join(c.t.TempDir(), "enneo-edge.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sync/atomic"
@@ -108,7 +109,9 @@ func TestNativeRoutingAcrossFailover(t *testing.T) {
 func ringOut(t *testing.T, raw json.RawMessage, rung, next int64) {
 	t.Helper()
 	var tk exportedTicket
-	if err := json.Unmarshal(raw, &tk); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&tk); err != nil {
 		t.Fatal(err)
 	}
 	var offered, released time.Time
