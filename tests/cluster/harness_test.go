@@ -198,7 +198,7 @@ type clusterStatus struct {
 		Node     string `json:"node"`
 		Addr     string `json:"addr"`
 		Suffrage string `json:"suffrage"`
-		Lag      uint64 `json:"lag"`
+		Lag      int64  `json:"lag"` // -1: the member did not answer
 	} `json:"members"`
 }
 

@@ -41,12 +41,13 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 	t.Logf("cut off %s (the leader)", cut.name)
 
 	// Writes to the cut-off node: each answer 503 with a reason, none 200.
-	// A write may wait for the node to notice it lost its quorum, but not
-	// forever: within 15 s it must answer 503 promptly.
+	// A write may wait for the node to notice it lost its quorum (the
+	// first, taken while it still led, waits for its commit; later ones
+	// for an election, 3 s), but within 15 s of the cut it must answer 503.
 	client := &http.Client{Timeout: 10 * time.Second}
 	var refused []string
 	var first503 time.Duration
-	for i := 0; time.Since(cutAt) < 15*time.Second && (first503 == 0 || len(refused) < 5); i++ {
+	for i := 0; time.Since(cutAt) < 15*time.Second && (first503 == 0 || len(refused) < 3); i++ {
 		ch := fmt.Sprintf("cut-%d", i)
 		body := fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930555%04d"}`, ch, i)
 		a, err := do(client, cut.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
@@ -80,13 +81,14 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 		a, err := do(client, cut.base, http.MethodGet, "/readyz", "")
 		return err == nil && a.code == http.StatusServiceUnavailable
 	})
+	t.Logf("the cut-off node's /readyz answered 503 %s after the cut", time.Since(cutAt).Round(time.Millisecond))
 
 	// The majority goes on, for a PBX that knows only them and for one
 	// that tries the cut-off node first (two URLs of three are enough).
 	lead := c.waitLeaderAmong(majority, 30*time.Second)
 	t.Logf("%s leads the majority, %s after the cut", lead.name, time.Since(cutAt).Round(time.Millisecond))
 	runLoad(t, c, majority, 30, 60, ack, &progress)
-	runLoad(t, c, []*node{cut, majority[0]}, 60, 75, ack, &progress)
+	runLoad(t, c, []*node{cut, majority[0]}, 60, 68, ack, &progress)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -96,9 +98,12 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 		}
 	}
 
+	t.Logf("68 calls acknowledged, %s after the cut", time.Since(cutAt).Round(time.Millisecond))
 	c.isolate(c.index(cut), false)
+	healedAt := time.Now()
 	c.waitLeader(30 * time.Second)
 	c.waitCaughtUp(30 * time.Second)
+	t.Logf("healed: the cut-off node caught up %s later", time.Since(healedAt).Round(time.Millisecond))
 	// The healed node takes writes again: the PBX's retries of what it
 	// refused during the cut now succeed, once each.
 	for _, ch := range refused {
@@ -136,10 +141,18 @@ func (c *cluster) index(n *node) int {
 func (c *cluster) waitLeaderAmong(nodes []*node, limit time.Duration) *node {
 	c.t.Helper()
 	var lead *node
+	var last []string
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("last status of the majority: %v", last)
+		}
+	}()
 	edgetest.WaitFor(c.t, "a leader among the majority", limit, func() bool {
 		lead = nil
+		last = last[:0]
 		for _, n := range nodes {
 			s, err := n.status()
+			last = append(last, fmt.Sprintf("%s: %+v %v", n.name, s, err))
 			if err != nil || s.Leader == "" || (lead != nil && lead.name != s.Leader) {
 				return false
 			}
