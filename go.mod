@@ -48,4 +48,7 @@ require (
 	google.golang.org/protobuf v1.36.11 // indirect
 )
 
+// raft-boltdb/v2 v2.3.1 imports go-metrics/compat, which go-metrics v0.7.0
+// (required by raft v1.8.0) no longer has; v0.5.4 has both it and the API
+// raft uses. Drop this once raft-boltdb follows go-metrics.
 replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.5.4

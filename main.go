@@ -27,6 +27,9 @@ Usage:
                                                copy the running server's database to FILE
   enneo-edge outbox  [-config FILE] [-url URL] [-token T] [-json] [list|retry SEQ|retry-all|dead-letter SEQ]
                                                forwarding backlog and dead letters (default: list)
+  enneo-edge cluster [-config FILE] [-url URL] [-token T] [-json] [status|add NODE ADDR|remove NODE]
+                                               cluster members, leader, applied index and lag; add or
+                                               remove a member (default: status)
   enneo-edge bench   [-url URL -against-live [-agents] | -url URL -disposable] [-token T] [-name N] [-rate N]
                      [-duration D] [-concurrency C] [-timeout D] [-mix FILE] [-seed S]
                      [-compare URL2 [-token2 T] [-name2 N]] [-out FILE.svg|.png] [-json]
@@ -61,6 +64,8 @@ func main() {
 		err = runExport(args)
 	case "outbox":
 		err = runOutbox(args)
+	case "cluster":
+		err = runCluster(args)
 	case "bench":
 		err = runBench(args)
 	case "version", "-version", "--version":

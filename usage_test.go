@@ -39,7 +39,7 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		run  func([]string) error
 	}{
 		{"serve", runServe}, {"import", runImport}, {"check", runCheck},
-		{"backup", runBackup}, {"outbox", runOutbox}, {"bench", runBench}, {"export", runExport},
+		{"backup", runBackup}, {"outbox", runOutbox}, {"cluster", runCluster}, {"bench", runBench}, {"export", runExport},
 	}
 	defined := regexp.MustCompile(`(?m)^  -(\S+)`)
 	documented := regexp.MustCompile(`[\[ ]-([a-z0-9-]+)[ \]]`)

@@ -59,11 +59,11 @@ type App struct {
 	node    *cluster.Node // nil: a single appliance
 	// clusterFailed gets the error that stopped the member's state machine.
 	clusterFailed chan error
-	ln      net.Listener
-	certs   *tlsconf.Reloader // nil without TLS
-	srv     *server.Server
-	served  chan error
-	sigs    chan os.Signal
+	ln            net.Listener
+	certs         *tlsconf.Reloader // nil without TLS
+	srv           *server.Server
+	served        chan error
+	sigs          chan os.Signal
 
 	stops   []func() error // in start order; Close runs them backwards
 	drained bool           // Run has shut the HTTP server down

@@ -121,4 +121,3 @@ func (a *App) runLeading() func() {
 	go l.Run(ctx)
 	return func() { cancel(); l.Close() }
 }
-

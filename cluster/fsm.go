@@ -138,24 +138,11 @@ func (f *fsm) setApplied(i uint64) {
 
 func (f *fsm) appliedIndex() uint64 { return f.applied.Load() }
 
-// waitApplied returns once index i is applied here, or when ctx ends.
-func (f *fsm) waitApplied(ctx context.Context, i uint64) error {
-	for {
-		f.mu.Lock()
-		ch := f.advance
-		f.mu.Unlock()
-		if f.applied.Load() >= i {
-			return nil
-		}
-		if err := f.Failed(); err != nil {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: this member has not caught up with the leader (applied %d, need %d)", ErrNoQuorum, f.applied.Load(), i)
-		}
-	}
+// changed is closed when the applied index next grows.
+func (f *fsm) changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.advance
 }
 
 // Snapshot copies the store's committed state (raft calls it between

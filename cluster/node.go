@@ -51,6 +51,9 @@ type Options struct {
 	Node string
 	// Listen is the peer listener's address.
 	Listen string
+	// Listener, when set, is used instead of binding Listen (tests bind
+	// port 0 first, to know every member's address).
+	Listener net.Listener
 	// Peers are all members, this one included, with the addresses this
 	// member dials (a proxy may stand between).
 	Peers []Peer
@@ -90,15 +93,16 @@ const (
 
 // Node is one running member.
 type Node struct {
-	o     Options
-	log   *slog.Logger
-	r     *raft.Raft
-	fsm   *fsm
-	mux   *mux
-	fwd   *forwardServer
-	peers *peers
-	addrs map[string]string // node name → address dialled
+	o           Options
+	log         *slog.Logger
+	r           *raft.Raft
+	fsm         *fsm
+	mux         *mux
+	fwd         *forwardServer
+	peers       *peers
+	addrs       map[string]string // node name → address dialled
 	closeStores func()
+	logs        raft.LogStore
 
 	lastStamp     atomic.Int64
 	leaderChanges atomic.Int64
@@ -142,16 +146,19 @@ func New(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: raft log %s: %w", o.Dir, err)
 	}
+	n.logs = logs
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(o.Dir, 2, hl)
 	if err != nil {
 		_ = logs.Close()
 		return nil, fmt.Errorf("cluster: snapshots %s: %w", o.Dir, err)
 	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		_ = logs.Close()
-		return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.Listen); err != nil {
+			_ = logs.Close()
+			return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
+		}
 	}
 	n.mux = newMux(ln, []byte(o.Secret), o.ServerTLS, o.ClientTLS, o.Log)
 	if n.fwd, err = newForwardServer(n); err != nil {
@@ -300,10 +307,26 @@ func wait(ctx context.Context, f raft.Future) error {
 	}
 }
 
-// slogWriter hands raft's log lines to the appliance's logger.
+// slogWriter hands raft's log lines ("<time> [LEVEL] raft: message") to
+// the appliance's logger at their level.
 type slogWriter struct{ log *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn(strings.TrimSpace(string(p)))
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	if i := strings.Index(line, "["); i >= 0 {
+		if j := strings.Index(line[i:], "]"); j > 0 {
+			switch strings.TrimSpace(line[i+1 : i+j]) {
+			case "ERROR":
+				level = slog.LevelError
+			case "WARN":
+				level = slog.LevelWarn
+			case "DEBUG", "TRACE":
+				level = slog.LevelDebug
+			}
+			line = strings.TrimSpace(line[i+j+1:])
+		}
+	}
+	w.log.Log(context.Background(), level, line)
 	return len(p), nil
 }

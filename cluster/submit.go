@@ -156,5 +156,48 @@ func (n *Node) Barrier(ctx context.Context) error {
 		}
 		idx = i
 	}
-	return n.fsm.waitApplied(ctx, idx)
+	return n.waitApplied(ctx, idx)
+}
+
+// waitApplied returns once this member's database holds every entry up
+// to idx. The state machine only sees commands (and configurations):
+// when the entries after what it applied up to idx are all of raft's own
+// (the no-op a new leader appends, barriers) and raft has processed them,
+// there is nothing left to wait for. raft signals nothing for those, so
+// that case is polled.
+func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
+	for {
+		ch := n.fsm.changed()
+		a := n.fsm.appliedIndex()
+		if a >= idx {
+			return nil
+		}
+		if err := n.fsm.Failed(); err != nil {
+			return err
+		}
+		if n.r.AppliedIndex() >= idx && n.onlyRaftEntries(a+1, idx) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: this member has not caught up with the leader (applied %d, need %d)", ErrNoQuorum, a, idx)
+		}
+	}
+}
+
+// onlyRaftEntries reports whether the log entries from..to hold nothing
+// for the state machine.
+func (n *Node) onlyRaftEntries(from, to uint64) bool {
+	for i := from; i <= to; i++ {
+		var l raft.Log
+		if err := n.logs.GetLog(i, &l); err != nil {
+			return false
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
 }

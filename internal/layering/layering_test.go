@@ -67,8 +67,32 @@ var rules = []rule{
 	},
 	{
 		from:      module + "/server",
-		why:       "server/ is HTTP only: it reaches the file through db, never through bbolt",
-		forbidden: func(p string) bool { return under(p, "go.etcd.io/bbolt") },
+		why:       "server/ is HTTP only: it reaches the file through db, never through bbolt, and the cluster through cluster's Status, never raft",
+		forbidden: func(p string) bool { return under(p, "go.etcd.io/bbolt") || under(p, "github.com/hashicorp/raft") },
+	},
+	{
+		from: module + "/cluster",
+		why: "cluster/ replicates the store's commands: it may reach db (and what db uses), never HTTP (server), " +
+			"central (upstream), retention or app",
+		transitive: true,
+		forbidden: func(p string) bool {
+			own := p == module || strings.HasPrefix(p, module+"/")
+			for _, ok := range []string{"/cluster", "/db", "/callflow", "/model", "/routing", "/internal/edgetest"} {
+				if under(p, module+ok) {
+					return false
+				}
+			}
+			return own
+		},
+	},
+	{
+		from: module + "/db",
+		why: "db/ knows nothing of the consensus engine: a cluster reaches it through db.Replicator and Store.Apply " +
+			"(db never imports cluster/ or raft)",
+		transitive: true,
+		forbidden: func(p string) bool {
+			return under(p, module+"/cluster") || under(p, "github.com/hashicorp/raft")
+		},
 	},
 }
 
