@@ -2,9 +2,10 @@ package cluster
 
 import (
 	"fmt"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,14 +51,25 @@ func TestReplaceDeadMemberFromTheOthers(t *testing.T) {
 		}
 	}
 	two := c.pbxOn(t, &rr, alive...)
-	two.must(http.MethodDelete, "/edge/v1/cluster/members/"+dead.name, "")
+	// The operator's commands, on a surviving member (a follower forwards).
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"cluster", "-config", alive[1].cfg}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("enneo-edge cluster %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Logf("enneo-edge cluster status with %s dead:\n%s", dead.name, cli("status"))
+	cli("remove", dead.name)
 	edgetest.WaitFor(t, "the member list without "+dead.name, 10*time.Second, func() bool {
 		s, err := lead.status()
 		return err == nil && len(s.Members) == 2
 	})
 	calls("without", 20, two)
 
-	two.must(http.MethodPost, "/edge/v1/cluster/members", fmt.Sprintf(`{"node":%q,"addr":%q}`, dead.name, dead.peer))
+	cli("add", dead.name, dead.peer)
 	dead.start(t)
 	edgetest.WaitFor(t, "three members again", 20*time.Second, func() bool {
 		l := c.leader()
@@ -68,6 +80,9 @@ func TestReplaceDeadMemberFromTheOthers(t *testing.T) {
 		return err == nil && len(s.Members) == 3
 	})
 	calls("after", 20, p)
+	if out := cli("status"); !strings.Contains(out, dead.name) || !strings.Contains(out, lead.name) {
+		t.Errorf("enneo-edge cluster status after the replacement does not name %s and the leader:\n%s", dead.name, out)
+	}
 	c.waitCaughtUp(30 * time.Second)
 	c.verifyTickets(ack)
 	c.verifyCentral(ack, p)
