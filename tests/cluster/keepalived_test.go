@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -73,6 +74,10 @@ func TestKeepalivedCheckFollowsQuorum(t *testing.T) {
 
 	c.isolate(c.index(n), true)
 	waitCheck(t, "node cut off from the other two", n.base, 1, 20*time.Second)
+	// What keepalived follows is what the node does: it takes no write.
+	if body := do503(t, &http.Client{Timeout: 10 * time.Second}, n, "ka-cut"); !clearNoQuorum(body) {
+		t.Errorf("a write on the cut-off follower: %s, want the no-quorum error", body)
+	}
 	for _, m := range c.nodes {
 		if m != n {
 			waitCheck(t, "a node of the majority", m.base, 0, 20*time.Second)
