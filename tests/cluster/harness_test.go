@@ -60,6 +60,11 @@ type options struct {
 	extra   string // appended to every node's config (e.g. a [routing] table)
 	dataDir func(i int) string
 	env     []string
+	// ambiguous is the share of central's answers that are ambiguous
+	// (too late, dropped, 500 after applying, or applied after the edge's
+	// timeout): the forwarder must look up before it sends again, also
+	// after a leader change.
+	ambiguous float64
 }
 
 var names = []string{"edge-a", "edge-b", "edge-c"}
@@ -81,7 +86,7 @@ func freeAddr(t *testing.T) string {
 func newCluster(t *testing.T, o options) *cluster {
 	t.Helper()
 	c := &cluster{t: t, links: map[[2]int]*link{},
-		central: fakecentral.New(t, fakecentral.Options{Token: centralToken})}
+		central: fakecentral.New(t, fakecentral.Options{Token: centralToken, Ambiguous: o.ambiguous, Late: 450 * time.Millisecond})}
 	for i, name := range names {
 		dir := t.TempDir()
 		if o.dataDir != nil {
@@ -135,7 +140,8 @@ tokens = [%q]
 url = %q
 token = %q
 workers = 8
-timeout = "1s"
+timeout = "300ms"
+lookup_delay = "600ms"
 backoff_min = "5ms"
 backoff_max = "200ms"
 paused_retry = "100ms"
