@@ -83,6 +83,7 @@ func TestReplaceDeadMemberFromTheOthers(t *testing.T) {
 	if out := cli("status"); !strings.Contains(out, dead.name) || !strings.Contains(out, lead.name) {
 		t.Errorf("enneo-edge cluster status after the replacement does not name %s and the leader:\n%s", dead.name, out)
 	}
+	settle(t, c, p)
 	c.waitCaughtUp(30 * time.Second)
 	c.verifyTickets(ack)
 	c.verifyCentral(ack, p)
