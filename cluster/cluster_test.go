@@ -3,6 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,4 +213,35 @@ func waitSame(t *testing.T, c *testCluster) {
 		return true
 	})
 	_ = last
+}
+
+// A member whose raft state is gone but whose database applied entries
+// refuses to start: a new log would restart at index 1 and every entry up
+// to the file's index would be skipped.
+func TestRefusesFileAheadOfLostRaftState(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.startAll()
+	l := c.leader()
+	f := c.follower(l)
+	if _, err := c.members[l].store.CreateCall(ctxT(t), testCall("r-1")); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, c)
+	c.stopMember(f)
+	wipe(t, filepath.Join(c.members[f].dir, "raft"))
+	m := c.members[f]
+	store, err := db.Open(filepath.Join(m.dir, "edge.db"), db.Options{SiteID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Options{Node: m.name, Listener: ln, Peers: []Peer{{ID: m.name, Addr: ln.Addr().String()}}, Secret: testSecret,
+		Dir: filepath.Join(m.dir, "raft"), Store: store})
+	if err == nil || !strings.Contains(err.Error(), "raft state") {
+		t.Fatalf("start with a file ahead of a lost raft state: %v", err)
+	}
 }

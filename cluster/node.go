@@ -187,11 +187,21 @@ func New(o Options) (*Node, error) {
 		cfg.TrailingLogs = o.SnapshotThreshold
 	}
 	cfg.BatchApplyCh = true
+	// One append (one fsync) carries up to this many concurrent writes, as
+	// the engine's group commit does (db/engine maxBatch).
+	cfg.MaxAppendEntries = 512
 	n.closeStores = func() { _ = trans.Close(); _ = logs.Close() }
 	has, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("cluster: read raft state: %w", err)
+	}
+	if !has && n.fsm.appliedIndex() > 0 {
+		// The file applied entries of a log that is gone: a new log's
+		// indexes would start again at 1 and Apply would skip them all.
+		n.closeStores()
+		return nil, fmt.Errorf("cluster: the database has applied the replicated log up to index %d, but the raft state in %s is gone; "+
+			"move the database away so this member rejoins from the others, or put its raft directory back", n.fsm.appliedIndex(), o.Dir)
 	}
 	if !has {
 		var servers []raft.Server

@@ -64,7 +64,11 @@ func (s *Store) Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]A
 	out := make([]Applied, len(cmds))
 	failed := make([]bool, len(cmds))
 	for {
-		err := s.write(ctx, func(tx *bolt.Tx) error {
+		// Answered at the commit, not after the log's fsync: the entries
+		// are on a quorum's raft log already, and a crash that takes them
+		// from this file takes the applied index with them, so the log
+		// replays them (ARCHITECTURE.md, "Cluster").
+		err := s.eng.WriteCommitted(ctx, func(tx *bolt.Tx) error {
 			applied := appliedIn(tx)
 			last := applied
 			cp := *s

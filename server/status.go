@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/enneo-edge/enneo-edge/cluster"
 	"github.com/enneo-edge/enneo-edge/db"
 	"github.com/enneo-edge/enneo-edge/model"
 )
@@ -39,6 +41,9 @@ type Status struct {
 	// Refused counts the requests refused since start by status code.
 	Refused  map[string]uint64 `json:"refused"`
 	Database DatabaseStatus    `json:"database"`
+	// Cluster is this member's view of the cluster; nil on a single
+	// appliance.
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 // AgentStatus is an agent's presence with the name PUT /edge/v1/agents
@@ -96,6 +101,12 @@ func (s *Server) status(ctx *fasthttp.RequestCtx) {
 		Upstream:      s.upstreamStatus(),
 		Refused:       map[string]uint64{},
 		Database:      DatabaseStatus{Path: s.store.Path(), MaxSizeBytes: s.maxSize, WAL: s.walStatus()},
+	}
+	if s.cluster != nil {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		cs := s.cluster.Status(c, true)
+		cancel()
+		st.Cluster = &cs
 	}
 	for code, n := range s.metrics.RefusedCounts() {
 		st.Refused[strconv.Itoa(code)] = n

@@ -21,6 +21,9 @@ const maxBatch = 512
 type op struct {
 	fn   func(tx *bolt.Tx) error
 	done chan error
+	// committed: answer once the transaction is committed, before the
+	// log's fsync (WriteCommitted).
+	committed bool
 }
 
 // opError marks which op of a batch failed, so only that op is dropped.
@@ -125,6 +128,7 @@ func (e *Engine) commit(batch []*op) {
 		if err == nil && e.pipe != nil {
 			// The log's fsync runs on syncLoop while this loop starts the
 			// next transaction; the writes are answered there.
+			answerCommitted(batch)
 			p.ops, p.start = slices.Clone(batch), start
 			e.pipe <- p
 			return
@@ -182,7 +186,9 @@ func (e *Engine) syncLoop(done chan<- struct{}) {
 			e.onCommit(len(p.ops), took, err)
 		}
 		for _, o := range p.ops {
-			o.done <- err
+			if !o.committed { // answered at its commit (WriteCommitted)
+				o.done <- err
+			}
 		}
 	}
 }
@@ -258,6 +264,11 @@ func (e *Engine) View(fn func(tx *bolt.Tx) error) error {
 // batch fails, the batch is retried without it), so it must only write into
 // the transaction and into its own result fields.
 func (e *Engine) Write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	return e.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+// submit queues o for the group commit and waits for its answer.
+func (e *Engine) submit(ctx context.Context, o *op) error {
 	e.mu.RLock()
 	closed := e.closed
 	e.mu.RUnlock()
@@ -267,7 +278,6 @@ func (e *Engine) Write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := e.failedErr(); err != nil {
 		return err
 	}
-	o := &op{fn: fn, done: make(chan error, 1)}
 	// The commit loop may stop between the check above and the send; an op
 	// it never took is answered ErrClosed instead of waiting forever.
 	select {
