@@ -25,12 +25,7 @@ import (
 // quorum and must have every acknowledged call. Then the third rejoins
 // and all three hold the same tickets.
 func TestPowerLossOnOneNode(t *testing.T) {
-	if ok, why := faultfs.Available(); !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE unavailable in CI: %s", why)
-		}
-		t.Skip("FUSE unavailable (needs /dev/fuse and root or fusermount3): " + why)
-	}
+	needFUSE(t)
 	const victim = 2 // edge-c
 	backing, mnt := t.TempDir(), t.TempDir()
 	mount := func() *faultfs.FS {
@@ -157,6 +152,126 @@ func TestPowerLossOnOneNode(t *testing.T) {
 	})
 	other.start(t)
 	c.waitLeader(30 * time.Second)
+	settle(t, c, p)
+	c.waitCaughtUp(30 * time.Second)
+	c.verifyTickets(ack)
+	c.verifyCentral(ack, p)
+	c.checkFiles()
+	c.verifyExports(ack)
+}
+
+// needFUSE skips outside CI when FUSE cannot be mounted here.
+func needFUSE(t *testing.T) {
+	t.Helper()
+	if ok, why := faultfs.Available(); !ok {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("FUSE unavailable in CI: %s", why)
+		}
+		t.Skip("FUSE unavailable (needs /dev/fuse and root or fusermount3): " + why)
+	}
+}
+
+// TestSitePowerLoss: the whole site loses power at once. Every member's
+// data directory is on its own fault file system; while calls arrive all
+// three are cut (what was not synced is gone) and killed. On what their
+// disks kept they elect a leader again and hold every acknowledged call;
+// the PBX's retries of the calls that got no answer make one ticket each.
+func TestSitePowerLoss(t *testing.T) {
+	needFUSE(t)
+	backing := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	mnts := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	mountAll := func() []*faultfs.FS {
+		var all []*faultfs.FS
+		for i := range backing {
+			fsys, err := faultfs.Mount(backing[i], mnts[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = fsys.Unmount() })
+			all = append(all, fsys)
+		}
+		return all
+	}
+	mounts := mountAll()
+	c := newCluster(t, options{dataDir: func(i int) string { return mnts[i] }})
+	ack := newAcked()
+	var (
+		sent sync.Map
+		stop = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 3 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ch := fmt.Sprintf("site-%d-%d", w, i)
+				body := fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930%07d"}`, ch, i)
+				sent.Store(ch, body)
+				n := c.nodes[(w+i)%len(c.nodes)]
+				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
+				if err == nil && a.code == http.StatusOK {
+					ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+				}
+			}
+		})
+	}
+	time.Sleep(time.Duration(500+rand.IntN(700)) * time.Millisecond)
+	var cuts sync.WaitGroup
+	for i := range mounts {
+		cuts.Go(func() {
+			if err := mounts[i].Cut(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	cuts.Wait()
+	for _, n := range c.nodes {
+		_ = n.proc.Cmd.Process.Signal(syscall.SIGKILL)
+		<-n.proc.Done
+	}
+	close(stop)
+	wg.Wait()
+	for _, m := range mounts {
+		if err := m.Unmount(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack.mu.Lock()
+	acked := len(ack.tickets)
+	ack.mu.Unlock()
+	if acked == 0 {
+		t.Fatalf("no call was acknowledged before the power cut\n%s", c.nodes[0].proc.Logs)
+	}
+	t.Logf("%d calls acknowledged, then the power of all three was cut", acked)
+
+	mountAll()
+	for _, n := range c.nodes {
+		n.start(t)
+	}
+	c.waitLeader(30 * time.Second)
+	c.waitCaughtUp(30 * time.Second)
+	c.presentEverywhere(ack)
+	if t.Failed() {
+		t.FailNow()
+	}
+	var rr atomic.Int64
+	p := c.pbx(t, &rr)
+	sent.Range(func(k, v any) bool {
+		ch := k.(string)
+		ack.mu.Lock()
+		_, ok := ack.tickets[ch]
+		ack.mu.Unlock()
+		if !ok {
+			a := p.must("POST", "/api/mind/telephony/callReceived", v.(string))
+			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+		}
+		return true
+	})
 	settle(t, c, p)
 	c.waitCaughtUp(30 * time.Second)
 	c.verifyTickets(ack)
