@@ -252,7 +252,6 @@ type tWriter struct {
 	t      *testing.T
 	prefix string
 	mu     sync.Mutex
-	done   atomic.Bool
 }
 
 func (w *tWriter) Write(p []byte) (int, error) {

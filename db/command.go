@@ -8,7 +8,6 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/enneo-edge/enneo-edge/model"
 )
@@ -183,10 +182,3 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.is }
-
-// inApply reports whether the store is the replay copy Apply runs the
-// methods on (their writes then go into Apply's transaction).
-func (s *Store) inApply() bool { return s.inTx != nil }
-
-// applyTx is the transaction an Apply copy writes into.
-func (s *Store) applyTx() *bolt.Tx { return s.inTx }
