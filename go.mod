@@ -11,14 +11,13 @@ require (
 	github.com/fasthttp/router v1.5.4
 	github.com/goccy/go-json v0.10.5
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/hanwen/go-fuse/v2 v2.12.1 // internal/faultfs (tests/powerloss): test-only, not in the shipped binary
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/valyala/fasthttp v1.78.0
 	go.etcd.io/bbolt v1.5.0 // exact: db/engine/walpage.go reads its file layout; a bump re-runs go test ./db/engine/ (TestLoggedPagesAreTheChangedPages, TestFormatVersionChecked)
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 )
-
-require github.com/hanwen/go-fuse/v2 v2.12.1
 
 require (
 	github.com/hashicorp/raft v1.8.0

@@ -7,17 +7,25 @@
 //
 //	fsys, err := faultfs.Mount(backing, mountpoint) // both directories must exist
 //	// ... run a process with its files under mountpoint ...
+//	fsys.Pending()       // what a cut now would undo (files, pages, names)
 //	err = fsys.Cut()     // power loss: every later operation fails with EIO and the
 //	                     // backing directory is rolled back to the synced state
+//	// or fsys.CutTorn(seed): the same, but a random part of the unsynced pages,
+//	// sizes and a prefix of the name changes stay, as if written back in time
 //	// SIGKILL the process (after Cut: nothing it does now can reach the disk)
+//	d := fsys.Dropped()  // what the cut undid: files, pages, names
 //	err = fsys.Unmount() // detach the mount (retries while files are still open)
 //	// restart the process on backing (or Mount a fresh faultfs over it)
 //
 // Unmount without Cut is a clean shutdown: everything written stays.
 // Available reports whether this machine can mount at all (/dev/fuse, and
-// root or fusermount3), for tests that must skip with a reason.
+// root or fusermount3); Require(t) skips a test with the reason when it
+// cannot, and fails it in CI (CI=true). Several mounts may live in one
+// process (one per node of a cluster test). Cut and Unmount are safe while
+// the process using the mount still runs; Unmount retries for 10 s while
+// its files are open, then detaches lazily.
 // cmd/faultfs runs the same thing as a separate process: SIGUSR1 cuts,
-// SIGTERM unmounts cleanly.
+// SIGUSR2 cuts torn (-seed), SIGTERM unmounts cleanly.
 //
 // # What it models
 //
@@ -46,9 +54,9 @@
 //
 // # What it does not model
 //
-//   - Torn or reordered writes inside one file: a file is either at its last
-//     sync or at its newest state for every byte, never a mixture of pages
-//     (db/engine/walpowerloss_test.go covers page mixtures in process).
+//   - Torn writes inside a 4 KiB page: with Cut a file is at its last sync
+//     for every byte; with CutTorn each page is wholly old or wholly new
+//     (db/engine/walpowerloss_test.go also tears meta pages in process).
 //   - Metadata other than names and sizes: mode, owner, times and xattrs
 //     are passed through and survive Cut.
 //   - Writable shared mmap is passed through like writes (the kernel sends

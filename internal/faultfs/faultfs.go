@@ -3,9 +3,11 @@ package faultfs
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,8 +30,9 @@ type FS struct {
 	// mu is held shared by every operation that changes the backing
 	// directory and exclusively by Cut: an operation finished before the
 	// cut or fails with EIO, never half.
-	mu   sync.RWMutex
-	dead atomic.Bool
+	mu      sync.RWMutex
+	dead    atomic.Bool
+	dropped Unsynced
 
 	// filesMu guards files: the undo record of every inode written since
 	// its last sync.
@@ -74,10 +77,7 @@ func Mount(backing, mountpoint string) (*FS, error) {
 	}
 	f := &FS{backing: backing, mountpoint: mountpoint, files: map[uint64]*undo{}}
 	lr := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
-	lr.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fsys: f}
-	}
-	f.root = &node{LoopbackNode: fs.LoopbackNode{RootData: lr}, fsys: f}
+	f.root = &node{LoopbackNode: &fs.LoopbackNode{RootData: lr}, fsys: f}
 	lr.RootNode = f.root
 	// A leftover trash of an earlier run that was neither cut nor
 	// unmounted cleanly (its process died): its files were removed.
@@ -111,7 +111,21 @@ func (f *FS) Mountpoint() string { return f.mountpoint }
 // Cut is the power loss: from now on every operation on the mount fails
 // with EIO, and the backing directory is rolled back to what was synced.
 // Kill the processes using the mount after Cut, then Unmount.
-func (f *FS) Cut() error {
+func (f *FS) Cut() error { return f.cut(nil) }
+
+// CutTorn is a power loss in which some of the unsynced state had reached
+// the disk, as the page cache and the journal write back on their own:
+// every page changed since its file's last sync independently keeps its
+// new content or gets the synced one back, each file keeps its new size or
+// its synced one, and a random prefix of the uncommitted name changes
+// stays (the journal commits in order). Synced state always survives. The
+// same seed over the same state gives the same disk.
+func (f *FS) CutTorn(seed uint64) error {
+	return f.cut(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+}
+
+// cut rolls back everything (rng nil) or a random part of it.
+func (f *FS) cut(rng *rand.Rand) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead.Load() {
@@ -120,26 +134,77 @@ func (f *FS) Cut() error {
 	f.dead.Store(true)
 	var errs []error
 	f.filesMu.Lock()
-	for ino, u := range f.files {
-		if err := u.restore(); err != nil {
+	// In inode order, so that a seed gives the same result.
+	inos := make([]uint64, 0, len(f.files))
+	for ino := range f.files {
+		inos = append(inos, ino)
+	}
+	slices.Sort(inos)
+	for _, ino := range inos {
+		u := f.files[ino]
+		pages, err := u.restore(rng)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: restore inode %d: %w", ino, err))
 		}
+		f.dropped.Files++
+		f.dropped.Pages += pages
 		u.close()
 	}
 	f.files = map[uint64]*undo{}
 	f.filesMu.Unlock()
 	f.nsMu.Lock()
-	for i := len(f.journal) - 1; i >= 0; i-- {
+	keep := 0
+	if rng != nil {
+		keep = rng.IntN(len(f.journal) + 1)
+		for keep > 0 && f.journal[keep-1].withNext {
+			keep-- // a rename and the target it replaced stay or go together
+		}
+	}
+	f.dropped.Names = len(f.journal) - keep
+	for i := len(f.journal) - 1; i >= keep; i-- {
 		if err := f.journal[i].undo(f.backing); err != nil {
 			errs = append(errs, fmt.Errorf("faultfs: undo %s: %w", f.journal[i], err))
 		}
 	}
 	f.journal = nil
 	f.nsMu.Unlock()
+	// Removals that stay (committed or in the kept prefix) are final.
 	if err := os.RemoveAll(filepath.Join(f.backing, trashName)); err != nil {
 		errs = append(errs, fmt.Errorf("faultfs: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Unsynced counts state a power loss would lose.
+type Unsynced struct {
+	Files int // files whose content or size differ from their last sync
+	Pages int // 4 KiB pages of synced content saved for them
+	Names int // namespace changes not yet committed (creates, renames, removals)
+}
+
+// Dropped reports what Cut or CutTorn undid (zero before): a test can tell
+// that its cut hit unsynced state. After CutTorn, Files counts every file
+// that had unsynced changes and Pages the pages given their synced
+// content back.
+func (f *FS) Dropped() Unsynced {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.dropped
+}
+
+// Pending reports what a Cut now would undo, so that a test can cut at a
+// moment that loses something (it may change before the Cut).
+func (f *FS) Pending() Unsynced {
+	f.filesMu.Lock()
+	u := Unsynced{Files: len(f.files)}
+	for _, r := range f.files {
+		u.Pages += len(r.pages)
+	}
+	f.filesMu.Unlock()
+	f.nsMu.Lock()
+	u.Names = len(f.journal)
+	f.nsMu.Unlock()
+	return u
 }
 
 // Unmount detaches the mount; later calls do nothing. Without Cut before,

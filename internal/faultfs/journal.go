@@ -29,6 +29,9 @@ type nsOp struct {
 	aux      string
 	mode     uint32
 	subjects []uint64 // inodes whose fsync commits this change
+	// withNext joins this change to the next one: the target a rename
+	// replaced goes with the rename, atomically.
+	withNext bool
 }
 
 func (o nsOp) String() string {
@@ -67,6 +70,9 @@ func (f *FS) commit(ino uint64) {
 				last = i
 			}
 		}
+	}
+	for last >= 0 && last+1 < len(f.journal) && f.journal[last].withNext {
+		last++
 	}
 	for _, op := range f.journal[:last+1] {
 		if op.kind == opTrash {

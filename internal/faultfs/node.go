@@ -15,8 +15,13 @@ import (
 
 // node is a loopback node whose changes are journalled or saved for undo.
 type node struct {
-	fs.LoopbackNode
+	*fs.LoopbackNode
 	fsys *FS
+}
+
+// WrapChild makes every node the loopback creates one of ours.
+func (n *node) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	return &node{LoopbackNode: ops.(*fs.LoopbackNode), fsys: n.fsys}
 }
 
 func (n *node) isRoot() bool { return n == n.fsys.root }
@@ -220,13 +225,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	var pre *nsOp
 	if targetExists && flags&unix.RENAME_NOREPLACE == 0 && tst.Ino != st.Ino {
 		if tst.Mode&syscall.S_IFMT == syscall.S_IFDIR {
-			pre = &nsOp{kind: opRmdir, path: to, mode: tst.Mode, subjects: subjects}
+			pre = &nsOp{kind: opRmdir, path: to, mode: tst.Mode, subjects: subjects, withNext: true}
 		} else {
 			t, err := n.fsys.linkTrash(toAbs)
 			if err != nil {
 				return fs.ToErrno(err)
 			}
-			pre = &nsOp{kind: opTrash, path: to, aux: t, subjects: subjects}
+			pre = &nsOp{kind: opTrash, path: to, aux: t, subjects: subjects, withNext: true}
 		}
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, fromAbs, unix.AT_FDCWD, toAbs, uint(flags)); err != nil {

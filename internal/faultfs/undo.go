@@ -3,7 +3,9 @@ package faultfs
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"slices"
 )
 
 // pageSize is the granularity of saved content.
@@ -42,17 +44,45 @@ func (u *undo) save(off, end int64) error {
 	return nil
 }
 
-// restore puts the synced content and size back.
-func (u *undo) restore() error {
-	for p, buf := range u.pages {
-		if _, err := u.f.WriteAt(buf, p*pageSize); err != nil {
-			return fmt.Errorf("restore page %d: %w", p, err)
+// restore puts the synced content and size back and returns how many
+// pages it wrote. With rng, each file keeps its current size or gets the
+// synced one, and each page below the current size keeps its new content
+// or gets the synced one (pages the file no longer reaches in full always
+// come back when the synced size does).
+func (u *undo) restore(rng *rand.Rand) (int, error) {
+	st, err := u.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	cur, size := st.Size(), u.size
+	if rng != nil && rng.IntN(2) == 0 {
+		size = cur
+	}
+	// Sorted, so that a seed gives the same result.
+	pages := make([]int64, 0, len(u.pages))
+	for p := range u.pages {
+		pages = append(pages, p)
+	}
+	slices.Sort(pages)
+	n := 0
+	for _, p := range pages {
+		off := p * pageSize
+		if off >= size {
+			continue
 		}
+		if rng != nil && off+int64(len(u.pages[p])) <= cur && rng.IntN(2) == 0 {
+			continue // the new content reached the disk
+		}
+		buf := u.pages[p][:min(int64(len(u.pages[p])), size-off)]
+		if _, err := u.f.WriteAt(buf, off); err != nil {
+			return n, fmt.Errorf("restore page %d: %w", p, err)
+		}
+		n++
 	}
-	if err := u.f.Truncate(u.size); err != nil {
-		return fmt.Errorf("restore size %d: %w", u.size, err)
+	if err := u.f.Truncate(size); err != nil {
+		return n, fmt.Errorf("restore size %d: %w", size, err)
 	}
-	return nil
+	return n, nil
 }
 
 func (u *undo) close() { _ = u.f.Close() }
