@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
@@ -87,6 +89,51 @@ func (c *cluster) verifyCentral(ack *acked, p pbx) {
 		if snap.Presence[a.ID] != a.Presence.Call {
 			c.t.Errorf("agent %d: %q at central, %q in the cluster", a.ID, snap.Presence[a.ID], a.Presence.Call)
 		}
+	}
+}
+
+// verifyMetrics reads every running member's /metrics once the cluster
+// is quiet: exactly one says it leads, each has seen a leader elected,
+// applied at least index, and every peer answers (lag not -1).
+func (c *cluster) verifyMetrics(index uint64) {
+	c.t.Helper()
+	leaders := 0
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		a := n.must(c.t, "GET", "/metrics", "")
+		m := map[string]float64{}
+		lags := 0
+		for _, line := range strings.Split(string(a.raw), "\n") {
+			name, val, ok := strings.Cut(line, " ")
+			if !ok || !strings.HasPrefix(name, "edge_cluster_") {
+				continue
+			}
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				c.t.Errorf("%s /metrics: %q", n.name, line)
+				continue
+			}
+			if strings.HasPrefix(name, "edge_cluster_peer_lag{") {
+				lags++
+				if v < 0 {
+					c.t.Errorf("%s /metrics: %s: a peer does not answer", n.name, line)
+				}
+				continue
+			}
+			m[name] = v
+		}
+		if m["edge_cluster_role"] == 1 {
+			leaders++
+		}
+		if m["edge_cluster_leader_changes_total"] < 1 || m["edge_cluster_applied_index"] < float64(index) ||
+			m["edge_cluster_last_leader_change_timestamp_seconds"] <= 0 || lags != len(c.nodes)-1 {
+			c.t.Errorf("%s /metrics: %v and %d peer lags, want a leader change seen, applied index >= %d, a lag per peer", n.name, m, lags, index)
+		}
+	}
+	if leaders != 1 {
+		c.t.Errorf("%d members say they lead (edge_cluster_role 1)", leaders)
 	}
 }
 

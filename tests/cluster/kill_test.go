@@ -57,6 +57,7 @@ func TestKillLeaderTwiceAndAFollowerOnce(t *testing.T) {
 	settle(t, c, setup)
 	index := c.waitCaughtUp(30 * time.Second)
 	t.Logf("every node applied index %d", index)
+	c.verifyMetrics(index)
 	c.verifyTickets(ack)
 	c.verifyCentral(ack, setup)
 	tricks := c.central.Snapshot().Tricks
