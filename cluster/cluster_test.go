@@ -23,10 +23,7 @@ func TestCallOnFollowerReadOnAnother(t *testing.T) {
 	f := c.follower(l)
 	other := c.follower(l, f)
 
-	res, err := c.members[f].store.CreateCall(ctxT(t), testCall("ch-1"))
-	if err != nil {
-		t.Fatalf("CreateCall on follower: %v", err)
-	}
+	res := call(t, c.members[f].store, "ch-1")
 	if res.Answer.TicketID == 0 {
 		t.Fatal("no ticket ID")
 	}
@@ -37,10 +34,7 @@ func TestCallOnFollowerReadOnAnother(t *testing.T) {
 	if tk.ChannelID != "ch-1" {
 		t.Fatalf("ticket on the other member has channel %q", tk.ChannelID)
 	}
-	again, err := c.members[other].store.CreateCall(ctxT(t), testCall("ch-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := call(t, c.members[other].store, "ch-1")
 	if again.Answer.TicketID != res.Answer.TicketID {
 		t.Fatalf("channelId repeated on another member got ticket %d, want %d", again.Answer.TicketID, res.Answer.TicketID)
 	}
@@ -60,10 +54,7 @@ func TestLeaderLossKeepsCallsAndCatchesUp(t *testing.T) {
 	l := c.leader()
 	var ids []int64
 	for i := range 5 {
-		res, err := c.members[(l+i)%3].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("a-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := call(t, c.members[(l+i)%3].store, fmt.Sprintf("a-%d", i))
 		ids = append(ids, res.Answer.TicketID)
 	}
 	c.stopMember(l)
@@ -73,10 +64,7 @@ func TestLeaderLossKeepsCallsAndCatchesUp(t *testing.T) {
 	}
 	f := c.follower(nl, l)
 	for i := range 5 {
-		res, err := c.members[f].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("b-%d", i)))
-		if err != nil {
-			t.Fatalf("call after the leader's loss: %v", err)
-		}
+		res := call(t, c.members[f].store, fmt.Sprintf("b-%d", i))
 		ids = append(ids, res.Answer.TicketID)
 	}
 	c.start(l)
@@ -97,9 +85,7 @@ func TestRestartReplaysOnlyMissing(t *testing.T) {
 	l := c.leader()
 	f := c.follower(l)
 	for i := range 20 {
-		if _, err := c.members[l].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("x-%d", i))); err != nil {
-			t.Fatal(err)
-		}
+		call(t, c.members[l].store, fmt.Sprintf("x-%d", i))
 		// Not idempotent: applied twice, it would queue a second record.
 		if _, err := c.members[f].store.AppendOutbox(ctxT(t), db.OutboxRecord{Kind: db.KindRoutingStatus, UserID: int64(i + 1), Body: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
@@ -108,9 +94,7 @@ func TestRestartReplaysOnlyMissing(t *testing.T) {
 	waitSame(t, c)
 	c.stopMember(f)
 	for i := range 3 {
-		if _, err := c.members[l].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("y-%d", i))); err != nil {
-			t.Fatal(err)
-		}
+		call(t, c.members[l].store, fmt.Sprintf("y-%d", i))
 	}
 	c.start(f)
 	waitSame(t, c)
@@ -135,9 +119,7 @@ func TestSnapshotInstallsOnAMemberThatLostItsFile(t *testing.T) {
 	f := c.follower(l)
 	c.stopMember(f)
 	for i := range 80 {
-		if _, err := c.members[l].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("s-%d", i))); err != nil {
-			t.Fatal(err)
-		}
+		call(t, c.members[l].store, fmt.Sprintf("s-%d", i))
 	}
 	// Force a snapshot and compaction on the leader.
 	if err := c.members[l].node.r.Snapshot().Error(); err != nil {
@@ -161,9 +143,7 @@ func TestRestartKeepsFileNewerThanSnapshot(t *testing.T) {
 	l := c.leader()
 	f := c.follower(l)
 	for i := range 40 {
-		if _, err := c.members[l].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("k-%d", i))); err != nil {
-			t.Fatal(err)
-		}
+		call(t, c.members[l].store, fmt.Sprintf("k-%d", i))
 	}
 	waitSame(t, c)
 	if err := c.members[f].node.r.Snapshot().Error(); err != nil {
@@ -171,9 +151,7 @@ func TestRestartKeepsFileNewerThanSnapshot(t *testing.T) {
 	}
 	// The file moves past the snapshot.
 	for i := range 5 {
-		if _, err := c.members[l].store.CreateCall(ctxT(t), testCall(fmt.Sprintf("k2-%d", i))); err != nil {
-			t.Fatal(err)
-		}
+		call(t, c.members[l].store, fmt.Sprintf("k2-%d", i))
 	}
 	waitSame(t, c)
 	before, _ := c.members[f].store.AppliedIndex()
@@ -223,9 +201,7 @@ func TestRefusesFileAheadOfLostRaftState(t *testing.T) {
 	c.startAll()
 	l := c.leader()
 	f := c.follower(l)
-	if _, err := c.members[l].store.CreateCall(ctxT(t), testCall("r-1")); err != nil {
-		t.Fatal(err)
-	}
+	call(t, c.members[l].store, "r-1")
 	waitSame(t, c)
 	c.stopMember(f)
 	wipe(t, filepath.Join(c.members[f].dir, "raft"))

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,7 +125,7 @@ func (c *testCluster) start(i int) {
 	o := Options{
 		Node: m.name, Listener: m.ln, Peers: peers, Secret: testSecret,
 		Dir: filepath.Join(m.dir, "raft"), Store: m.count, Log: testLogger(t, m.name),
-		HeartbeatTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond,
+		HeartbeatTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond,
 	}
 	if c.opts != nil {
 		c.opts(&o)
@@ -271,5 +272,23 @@ func wipe(t *testing.T, dir string) {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// call stores a call through s as a PBX would: a 503 (no quorum during an
+// election, or an outcome lost with a leader) is retried with the same
+// channelId, which is safe; anything else fails the test.
+func call(t *testing.T, s *db.Store, channel string) db.CallResult {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := s.CreateCall(ctxT(t), testCall(channel))
+		if err == nil {
+			return res
+		}
+		if (!errors.Is(err, db.ErrNoQuorum) && !errors.Is(err, db.ErrCommitTimeout)) || time.Now().After(deadline) {
+			t.Fatalf("call %s: %v", channel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
