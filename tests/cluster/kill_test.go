@@ -24,7 +24,7 @@ import (
 // at once, and central received every record exactly once, though a fifth
 // of its answers were ambiguous (the forwarder moves with the leader).
 func TestKillLeaderTwiceAndAFollowerOnce(t *testing.T) {
-	calls := 420
+	calls := 360
 	if testing.Short() {
 		calls = 140
 	}
