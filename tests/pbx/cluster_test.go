@@ -198,3 +198,48 @@ func TestKamailioClusterLeaderDies(t *testing.T) {
 		t.Errorf("%d of %d calls with a ticket: the leader's death was not during the calls", completed, calls)
 	}
 }
+
+// TestFreeSWITCHCluster runs integrations/freeswitch/enneo.lua with EDGES
+// listing the three members of a cluster, the first of them SIGKILLed: the
+// lookup lands on the second, and the agent's leg and the hangup hook (as
+// FreeSWITCH runs them) reach the ticket, which every member left shows.
+func TestFreeSWITCHCluster(t *testing.T) {
+	needTools(t, "lua5.4")
+	dir := t.TempDir()
+	members := startCluster(t, dir)
+	var down *edge
+	var urls []string
+	for _, m := range members {
+		if down == nil && m.role(t) == "follower" {
+			down = m
+		}
+	}
+	urls = append(urls, down.URL)
+	var left []*edge
+	for _, m := range members {
+		if m != down {
+			urls = append(urls, m.URL)
+			left = append(left, m)
+		}
+	}
+	down.Kill(t)
+	script := writeLuaScript(t, dir, urls, token)
+	const uuid = "0c1d2e3f-4a5b-4c6d-8e7f-901234567890"
+	run := runLua(t, script, uuid, map[string]string{"caller_id_number": "+49 30 5550100"})
+	if run.set["enneo_lookup"] != "ok" {
+		t.Fatalf("lookup with the first member down: enneo_lookup = %q (curl calls: %q)", run.set["enneo_lookup"], run.curls)
+	}
+	ticket := run.set["enneo_ticket_id"]
+	runLua(t, script, "agent-leg-uuid", map[string]string{"enneo_channel": uuid, "enneo_user_id": "42"}, "agent")
+	hook := strings.Fields(run.set["api_hangup_hook"])
+	if len(hook) != 6 {
+		t.Fatalf("api_hangup_hook = %q", run.set["api_hangup_hook"])
+	}
+	runLua(t, script, "", nil, hook[2:]...)
+	for _, m := range left {
+		v := getTicket(t, m, ticket)
+		if v.Ticket.ChannelID != uuid || !v.has("agentConnected") || !v.has("callCompleted") {
+			t.Errorf("ticket %s on a member left: channel %q, events %v", ticket, v.Ticket.ChannelID, v.Ticket.Events)
+		}
+	}
+}
