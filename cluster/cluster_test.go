@@ -221,3 +221,40 @@ func TestRefusesFileAheadOfLostRaftState(t *testing.T) {
 		t.Fatalf("start with a file ahead of a lost raft state: %v", err)
 	}
 }
+
+// A fourth member started with the members' list and itself finds a
+// running cluster, does not bootstrap a log of its own, and once added
+// through a follower catches up; removed, it leaves the configuration.
+func TestAddAndRemoveMember(t *testing.T) {
+	c := newTestCluster(t, 4, nil)
+	c.initial = 3
+	c.startAll()
+	l := c.leader()
+	for i := range 5 {
+		call(t, c.members[l].store, fmt.Sprintf("m-%d", i))
+	}
+	c.start(3)
+	d := c.members[3]
+	if d.node.hasState.Load() {
+		t.Fatal("the new member bootstrapped a log of its own")
+	}
+	f := c.follower(l, 3)
+	if err := c.members[f].node.AddVoter(ctxT(t), d.name, d.addr); err != nil {
+		t.Fatalf("add through a follower: %v", err)
+	}
+	waitSame(t, c)
+	st := c.members[l].node.Status(ctxT(t), true)
+	if len(st.Members) != 4 {
+		t.Fatalf("members after add: %+v", st.Members)
+	}
+	res := call(t, d.store, "via-new-member")
+	if _, _, err := c.members[l].store.Ticket(res.Answer.TicketID); err != nil {
+		t.Fatalf("a call through the new member: %v", err)
+	}
+	if err := c.members[l].node.RemoveMember(ctxT(t), d.name); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	edgetest.WaitFor(t, "the member to leave the configuration", 10*time.Second, func() bool {
+		return len(c.members[c.leader()].node.Status(ctxT(t), false).Members) == 3
+	})
+}

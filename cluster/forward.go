@@ -41,6 +41,10 @@ type Service struct{ n *Node }
 
 // Apply appends a forwarded command.
 func (s *Service) Apply(args ApplyArgs, reply *ApplyReply) error {
+	if !s.n.started.Load() {
+		reply.NotLeader = true
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(args.TimeoutNanos))
 	defer cancel()
 	res, err := s.n.applyLocal(ctx, args.Cmd)
@@ -59,11 +63,20 @@ func (s *Service) Apply(args ApplyArgs, reply *ApplyReply) error {
 // ReadIndex answers the index a follower must have applied before it
 // reads, after confirming this member still leads a quorum.
 func (s *Service) ReadIndex(_ int, idx *uint64) error {
+	if !s.n.started.Load() {
+		return errNotAppended
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), barrierTimeout)
 	defer cancel()
 	i, err := s.n.readIndex(ctx)
 	*idx = i
 	return err
+}
+
+// HasState tells whether this member holds raft state (see peerHasState).
+func (s *Service) HasState(_ int, has *bool) error {
+	*has = s.n.hasState.Load()
+	return nil
 }
 
 // Applied is how far this member has applied the log.
@@ -107,17 +120,28 @@ type peers struct {
 
 func newPeers(m *mux) *peers { return &peers{m: m, c: map[string]*rpc.Client{}} }
 
-func (p *peers) client(addr string) (*rpc.Client, error) {
+func (p *peers) client(ctx context.Context, addr string) (*rpc.Client, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.c[addr]; c != nil {
+	c := p.c[addr]
+	p.mu.Unlock()
+	if c != nil {
 		return c, nil
 	}
-	conn, err := p.m.dial(addr, kindForward, 2*time.Second)
+	// Dialled without the lock: a peer that does not answer must not hold
+	// up calls to the others.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := p.m.dialCtx(ctx, addr, kindForward)
 	if err != nil {
 		return nil, err
 	}
-	c := rpc.NewClient(conn)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old := p.c[addr]; old != nil {
+		_ = conn.Close()
+		return old, nil
+	}
+	c = rpc.NewClient(conn)
 	p.c[addr] = c
 	return c, nil
 }
@@ -136,7 +160,7 @@ func (p *peers) drop(addr string, c *rpc.Client) {
 // the request may have reached the peer (then a failed call's outcome is
 // unknown).
 func (p *peers) call(ctx context.Context, addr, method string, args, reply any) (sent bool, err error) {
-	c, err := p.client(addr)
+	c, err := p.client(ctx, addr)
 	if err != nil {
 		return false, err
 	}

@@ -63,6 +63,9 @@ type testCluster struct {
 	members []*member
 	route   func(i, j int) string
 	opts    func(*Options)
+	// initial members are the first initial ones (0: all); a later one
+	// lists them and itself.
+	initial int
 }
 
 func newTestCluster(t *testing.T, n int, opts func(*Options)) *testCluster {
@@ -82,7 +85,11 @@ func newTestCluster(t *testing.T, n int, opts func(*Options)) *testCluster {
 }
 
 func (c *testCluster) startAll() {
-	for i := range c.members {
+	n := len(c.members)
+	if c.initial > 0 {
+		n = c.initial
+	}
+	for i := range n {
 		c.start(i)
 	}
 	t := c.t
@@ -116,6 +123,9 @@ func (c *testCluster) start(i int) {
 	}
 	var peers []Peer
 	for j, o := range c.members {
+		if c.initial > 0 && j >= c.initial && j != i {
+			continue
+		}
 		addr := o.addr
 		if j != i {
 			addr = c.route(i, j)

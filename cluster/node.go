@@ -107,6 +107,10 @@ type Node struct {
 	closeStores func()
 	logs        raft.LogStore
 
+	// started is set once raft runs (n.r is set): peers may call before.
+	started atomic.Bool
+	// hasState: this member holds raft state (had it, or bootstrapped).
+	hasState      atomic.Bool
 	lastStamp     atomic.Int64
 	leaderChanges atomic.Int64
 	lastChange    atomic.Pointer[time.Time]
@@ -215,7 +219,12 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: the database has applied the replicated log up to index %d, but the raft state in %s is gone; "+
 			"move the database away so this member rejoins from the others, or put its raft directory back", n.fsm.appliedIndex(), o.Dir)
 	}
-	if !has {
+	if !has && n.peerHasState() {
+		// A cluster runs already (this member is new, or lost its disk):
+		// it joins through the leader instead of bootstrapping a log of
+		// its own, whose first entry would differ from the cluster's.
+		o.Log.Info("cluster: a peer already holds the cluster's state; waiting to be replicated to (cluster add, if this member is new)")
+	} else if !has {
 		var servers []raft.Server
 		for _, p := range o.Peers {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
@@ -225,13 +234,42 @@ func New(o Options) (*Node, error) {
 			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 		o.Log.Info("cluster: bootstrapped", "members", len(servers))
+		n.hasState.Store(true)
+	}
+	if has {
+		n.hasState.Store(true)
 	}
 	if n.r, err = raft.NewRaft(cfg, n.fsm, logs, logs, snaps, trans); err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.started.Store(true)
 	n.watchLeader()
 	return n, nil
+}
+
+// peerHasState asks every other peer (in parallel, briefly) whether it
+// holds raft state. A first start of the whole cluster finds none (or
+// peers not up yet) and bootstraps; a member added to a running cluster,
+// or one that lost its disk, finds one and waits for the leader.
+func (n *Node) peerHasState() bool {
+	var found atomic.Bool
+	var wg sync.WaitGroup
+	for id, addr := range n.addrs {
+		if id == n.o.Node {
+			continue
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			var has bool
+			if _, err := n.peers.call(ctx, addr, "Cluster.HasState", 0, &has); err == nil && has {
+				found.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return found.Load()
 }
 
 // addrProvider is the address each member dials, from cluster.peers, so

@@ -164,7 +164,7 @@ func (n *Node) changeLocal(a MemberArgs) error {
 
 // Members changes the membership for a follower (forward.go's service).
 func (s *Service) Members(a MemberArgs, ok *bool) error {
-	if !s.n.IsLeader() {
+	if !s.n.started.Load() || !s.n.IsLeader() {
 		return ErrNotLeader
 	}
 	*ok = true

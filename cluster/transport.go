@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,7 +51,12 @@ func mac(secret []byte, role string, kind byte, cn, sn []byte) []byte {
 
 // clientHandshake proves the secret on an outgoing connection.
 func clientHandshake(c net.Conn, secret []byte, kind byte) error {
-	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	return clientHandshakeBy(c, secret, kind, time.Now().Add(handshakeTimeout))
+}
+
+// clientHandshakeBy is clientHandshake finished by deadline.
+func clientHandshakeBy(c net.Conn, secret []byte, kind byte, deadline time.Time) error {
+	_ = c.SetDeadline(deadline)
 	defer func() { _ = c.SetDeadline(time.Time{}) }()
 	hello := make([]byte, 5+nonceLen)
 	copy(hello, magic[:])
@@ -188,15 +194,26 @@ func (m *mux) handle(c net.Conn) {
 
 // dial opens a checked connection of kind to addr.
 func (m *mux) dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.Dial("tcp", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+handshakeTimeout)
+	defer cancel()
+	return m.dialCtx(ctx, addr, kind)
+}
+
+// dialCtx is dial bounded by ctx, the handshake included.
+func (m *mux) dialCtx(ctx context.Context, addr string, kind byte) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	if m.clientTLS != nil {
 		c = tls.Client(c, m.clientTLS)
 	}
-	if err := clientHandshake(c, m.secret, kind); err != nil {
+	deadline := time.Now().Add(handshakeTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	if err := clientHandshakeBy(c, m.secret, kind, deadline); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("peer %s: %w", addr, err)
 	}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A wrong subcommand is refused before anything else (no config, no
+// server needed), naming what the command takes.
+func TestClusterRefusesUnknownSubcommands(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"add", "edge-d"}, {"remove"}, {"status", "extra"}} {
+		err := runCluster(args)
+		if err == nil || !strings.Contains(err.Error(), "want status, add NODE ADDR or remove NODE") {
+			t.Errorf("cluster %v: %v", args, err)
+		}
+	}
+}
+
+// status against no server says so.
+func TestClusterStatusWithoutServer(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "edge.toml")
+	if err := os.WriteFile(cfg, []byte("[server]\nlisten = \"127.0.0.1:1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := runCluster([]string{"-token", "t0123456789abcdef", "-config", cfg, "status"})
+	if err == nil || !strings.Contains(err.Error(), "is enneo-edge running?") {
+		t.Fatalf("status without a server: %v", err)
+	}
+}
