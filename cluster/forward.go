@@ -191,7 +191,6 @@ func (p *peers) close() {
 // forwardServer serves the forwarding RPCs and closes its connections at
 // shutdown.
 type forwardServer struct {
-	n     *Node
 	rpc   *rpc.Server
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -203,18 +202,10 @@ func newForwardServer(n *Node) (*forwardServer, error) {
 	if err := s.RegisterName("Cluster", &Service{n: n}); err != nil {
 		return nil, fmt.Errorf("register cluster rpc: %w", err)
 	}
-	return &forwardServer{n: n, rpc: s, conns: map[net.Conn]struct{}{}}, nil
+	return &forwardServer{rpc: s, conns: map[net.Conn]struct{}{}}, nil
 }
 
 func (f *forwardServer) serve(c net.Conn) {
-	// A follower forwards to the address it last knew as the leader's,
-	// which may be this member restarting: its listener runs before raft
-	// does (raft's transport needs it), so wait for New to finish.
-	<-f.n.started
-	if f.n.r == nil {
-		_ = c.Close() // New failed
-		return
-	}
 	f.mu.Lock()
 	if f.shut {
 		f.mu.Unlock()

@@ -119,10 +119,6 @@ type Node struct {
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
 	done          chan struct{}
-	// started is closed when New returns: the forwarding RPCs, which the
-	// peer listener takes from its first moment, wait for it and find r
-	// set (or New failed and they close the connection).
-	started chan struct{}
 }
 
 // New opens raft's files, binds the peer listener and starts the member.
@@ -139,8 +135,7 @@ func New(o Options) (*Node, error) {
 	if o.LeaderLeaseTimeout == 0 {
 		o.LeaderLeaseTimeout = defaultLeaderLease
 	}
-	n := &Node{o: o, log: o.Log, addrs: map[string]string{}, done: make(chan struct{}), started: make(chan struct{})}
-	defer close(n.started)
+	n := &Node{o: o, log: o.Log, addrs: map[string]string{}, done: make(chan struct{})}
 	for _, p := range o.Peers {
 		n.addrs[p.ID] = p.Addr
 	}
