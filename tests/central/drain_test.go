@@ -9,6 +9,8 @@ import (
 	gosync "sync"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
 )
 
 // TestMeasureDrainWithAmbiguity measures how fast a backlog drains into a
@@ -32,11 +34,12 @@ func TestMeasureDrainWithAmbiguity(t *testing.T) {
 			ln.Close()
 			e := startEdge(t, edgeConfig(t, t.TempDir(), "http://"+addr+"/api/mind", "pull_interval = \"0s\"\n"))
 			fill(t, e, n)
-			c := newFakeAt(t, addr, share, 450*time.Millisecond)
+			c := fakecentral.New(t, fakecentral.Options{Token: centralToken, Addr: addr, Ambiguous: share, Late: 450 * time.Millisecond})
 			start := time.Now()
 			ob := e.waitDrained(t, 30*time.Minute)
 			took := time.Since(start)
-			byChannel, _, _, _, tricks := c.snapshot()
+			snap := c.Snapshot()
+			byChannel, tricks := snap.ByChannel, snap.Tricks
 			dups := 0
 			for _, tks := range byChannel {
 				dups += len(tks) - 1

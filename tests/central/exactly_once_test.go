@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
 )
 
 // Call kinds the PBX side of the test drives, each with the follow-ups a
@@ -66,11 +68,11 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("EDGE_CENTRAL_CALLS")); err == nil && v > 0 {
 		calls = v
 	}
-	c := newFake(t, 0.2, 450*time.Millisecond)
+	c := fakecentral.New(t, fakecentral.Options{Token: centralToken, Ambiguous: 0.2, Late: 450 * time.Millisecond})
 	// The fake's slow commits come 450 ms after the request, 150 ms after
 	// the edge's timeout; the lookup waits 600 ms more, so a loaded machine
 	// has room before the check that the edge waited long enough.
-	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"0s\"\nlookup_delay = \"600ms\"\n"+routingConfig))
+	e := startEdge(t, edgeConfig(t, t.TempDir(), c.URL(), "pull_interval = \"0s\"\nlookup_delay = \"600ms\"\n"+routingConfig))
 	base := e.URL
 	setupAgents(t, e)
 
@@ -139,7 +141,8 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 		t.Fatalf("%d dead letters: %s", ob.Outbox.DeadLetters, ob.DeadLetters)
 	}
 
-	byChannel, presence, routed, bad, tricks := c.snapshot()
+	snap := c.Snapshot()
+	byChannel, presence, routed, bad, tricks := snap.ByChannel, snap.Presence, snap.Routed, snap.Bad, snap.Tricks
 	t.Logf("ambiguous answers given: %v; lookups %d, found %d (since the last restart)", tricks, ob.Forwarder.Lookups, ob.Forwarder.Found)
 	for _, trick := range []string{"late", "drop", "500", "slow"} {
 		if tricks[trick] < calls/50 {
@@ -161,10 +164,10 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 			t.Errorf("channel %s (kind %d): %d tickets at central", ch, kind, len(tks))
 			continue
 		}
-		if got := tks[0].applied; !slices.Equal(got, wantApplied[kind]) {
+		if got := tks[0].Applied; !slices.Equal(got, wantApplied[kind]) {
 			t.Errorf("channel %s (kind %d): central applied %v, want %v", ch, kind, got, wantApplied[kind])
 		}
-		body := tks[0].body
+		body := tks[0].Body
 		switch kind {
 		case kindNativeRouted, kindNativeDeclined:
 			if body["routing"] != "external" {

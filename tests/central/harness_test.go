@@ -1,5 +1,5 @@
 // Package central runs the real enneo-edge binary against a fake central
-// enneo of the test's own (see fake_test.go) and checks that central's
+// enneo of the test's own (internal/fakecentral) and checks that central's
 // picture is exactly what happened at the edge: no call routed twice, one
 // ticket per acknowledged call, every follow-up applied once and in order,
 // presence equal, also across SIGKILLs and ambiguous answers.
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
 )
 
 const (
@@ -163,6 +164,9 @@ func (e *edge) outbox(t *testing.T) outbox {
 	e.get(t, "/edge/v1/outbox", &v)
 	return v
 }
+
+// num reads an integer of a decoded answer.
+func num(v any) int64 { return fakecentral.Num(v) }
 
 func (e *edge) waitDrained(t *testing.T, limit time.Duration) outbox {
 	t.Helper()

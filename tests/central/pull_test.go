@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
 )
 
 // agentsView is GET /edge/v1/agents as this test reads it.
@@ -35,24 +36,18 @@ func (e *edge) agent(t *testing.T, id int64) (name string, skills []int64, prese
 	return "", nil, "", false
 }
 
-func (f *fake) setDirectory(agents, lines string) {
-	f.mu.Lock()
-	f.agents, f.lines = agents, lines
-	f.mu.Unlock()
-}
-
 // TestDirectoryFromCentralDrivesRouting: agents with their skills and the
 // phone lines with their ring and after-call times come from central, a
 // refresh while a call rings breaks none of it, and the last-known copy
 // routes after a restart while central is down.
 func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
-	c := newFake(t, 0, 0)
+	c := fakecentral.New(t, fakecentral.Options{Token: centralToken})
 	// Line 7 needs skill 5 and has 1 s of after-call work (the config's 30 s
 	// would fail the wait below); it rings 5 min until the refresh makes it
 	// 2 s, which the call ringing then must not feel.
-	c.setDirectory(`{"agents":[{"userId":1,"name":"Ann","skills":[{"id":5}]},{"userId":2,"name":"Bo","skills":[6]}]}`,
+	c.SetDirectory(`{"agents":[{"userId":1,"name":"Ann","skills":[{"id":5}]},{"userId":2,"name":"Bo","skills":[6]}]}`,
 		`[{"id":7,"channel":"phone","name":"Hotline","settings":{"acdRingTimeSeconds":300,"acdAcwSeconds":1,"primaryTagId":5}}]`)
-	e := startEdge(t, edgeConfig(t, t.TempDir(), c.url(), "pull_interval = \"1s\"\n[routing]\ntimer_interval = \"100ms\"\n"))
+	e := startEdge(t, edgeConfig(t, t.TempDir(), c.URL(), "pull_interval = \"1s\"\n[routing]\ntimer_interval = \"100ms\"\n"))
 	client := &http.Client{Timeout: 5 * time.Second}
 	edgetest.WaitFor(t, "agents pulled from central", 10*time.Second, func() bool {
 		name, skills, _, ok := e.agent(t, 1)
@@ -70,7 +65,7 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 		t.Fatalf("call on line 7 not offered to the agent with skill 5: %s", q.raw)
 	}
 	// A refresh while it rings takes skill 5 from agent 1 and adds agent 3.
-	c.setDirectory(`{"agents":[{"userId":1,"name":"Ann B","skills":[8]},{"userId":2,"name":"Bo","skills":[6]},{"userId":3,"name":"Cy","skills":[5]}]}`,
+	c.SetDirectory(`{"agents":[{"userId":1,"name":"Ann B","skills":[8]},{"userId":2,"name":"Bo","skills":[6]},{"userId":3,"name":"Cy","skills":[5]}]}`,
 		`[{"id":7,"channel":"phone","settings":{"acdRingTimeSeconds":2,"acdAcwSeconds":1,"primaryTagId":5}}]`)
 	edgetest.WaitFor(t, "the refresh", 10*time.Second, func() bool { _, _, _, ok := e.agent(t, 3); return ok })
 	time.Sleep(2500 * time.Millisecond) // past the new ring time
@@ -96,7 +91,7 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	edgetest.WaitFor(t, "line 7's ring time (2 s) over", 6*time.Second, func() bool { _, _, p, _ := e.agent(t, 3); return p == "notResponding" })
 
 	// Central goes away; the edge restarts and routes on the last-known copy.
-	_ = c.srv.Close()
+	c.Close()
 	e.Kill(t)
 	e.restart(t)
 	if name, skills, _, ok := e.agent(t, 3); !ok || name != "Cy" || !slices.Equal(skills, []int64{5}) {

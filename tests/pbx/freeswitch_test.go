@@ -80,7 +80,7 @@ func writeLuaScript(t *testing.T, dir string, edges []string, tok string) string
 	}
 	s := string(b)
 	for re, repl := range map[string]string{
-		`(?m)^local EDGES = \{.*\}$`: fmt.Sprintf(`local EDGES = { %q, %q }`, edges[0], edges[1]),
+		`(?m)^local EDGES = \{.*\}$`: "local EDGES = { " + quoteAll(edges) + " }",
 		`(?m)^local TOKEN = ".*"$`:   fmt.Sprintf(`local TOKEN = %q`, tok),
 	} {
 		r := regexp.MustCompile(re)
@@ -97,6 +97,15 @@ func writeLuaScript(t *testing.T, dir string, edges []string, tok string) string
 		t.Fatal(err)
 	}
 	return path
+}
+
+// quoteAll is edges as a Lua list's items.
+func quoteAll(edges []string) string {
+	q := make([]string, len(edges))
+	for i, e := range edges {
+		q[i] = strconv.Quote(e)
+	}
+	return strings.Join(q, ", ")
 }
 
 // luaRun is what one run of the script did.

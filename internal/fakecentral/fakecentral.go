@@ -1,11 +1,15 @@
-package central
+// Package fakecentral is a central enneo of the tests' own, shared by the
+// process tests that forward to central (tests/central, tests/cluster).
+package fakecentral
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -13,7 +17,7 @@ import (
 	"time"
 )
 
-// fake is a central enneo of the test's own, behaving as the real one is
+// Central is a central enneo of the test's own, behaving as the real one is
 // documented to, not as a hub enneo-edge does: it routes native calls with
 // its own ACD (and counts them), keeps a queue entry per call ticket that
 // getRouting answers by channelId or ticketId, applies every request it
@@ -22,16 +26,17 @@ import (
 // answers ambiguously after applying: too late for the edge's timeout, by
 // dropping the connection, or with a 500; or it applies a request only
 // after the edge's timeout ran out.
-type fake struct {
-	srv  *http.Server
-	addr string
+type Central struct {
+	srv   *http.Server
+	addr  string
+	token string
 
 	mu        gosync.Mutex
 	rnd       *rand.Rand
 	ambiguous float64       // share of write requests answered ambiguously
 	late      time.Duration // how late a late answer comes
 	nextID    int64
-	tickets   map[int64]*ticket
+	tickets   map[int64]*Ticket
 	byChannel map[string][]int64
 	presence  map[int64]string
 	routed    int // native calls central's ACD routed itself
@@ -42,28 +47,39 @@ type fake struct {
 	pulls     int
 }
 
-// ticket is central's ticket with its queue entry.
-type ticket struct {
-	id        int64
-	channelID string
-	body      map[string]any // the callReceived as received
-	entry     string         // queue entry status
-	assigned  int64
-	completed bool
-	applied   []string // kinds applied to the ticket, in order
+// Ticket is central's ticket with its queue entry.
+type Ticket struct {
+	ID        int64
+	ChannelID string
+	Body      map[string]any // the callReceived as received
+	Entry     string         // queue entry status
+	Assigned  int64
+	Completed bool
+	Applied   []string // kinds applied to the ticket, in order
 }
 
-func newFake(t *testing.T, ambiguous float64, late time.Duration) *fake {
-	t.Helper()
-	return newFakeAt(t, "127.0.0.1:0", ambiguous, late)
+// Options are what a test chooses of central's behaviour.
+type Options struct {
+	Token     string        // the bearer token central accepts (required)
+	Addr      string        // where to listen; "" picks a free loopback port
+	Ambiguous float64       // share of write requests answered ambiguously
+	Late      time.Duration // how late a late (or slow) answer comes
 }
 
-// newFakeAt starts the fake on addr (a port reserved earlier, for an edge
-// that was configured before central came up).
-func newFakeAt(t *testing.T, addr string, ambiguous float64, late time.Duration) *fake {
+// New starts central on opt.Addr (a port reserved earlier, for an edge
+// that was configured before central came up) or a free port; it stops when
+// the test ends.
+func New(t testing.TB, opt Options) *Central {
 	t.Helper()
-	f := &fake{rnd: rand.New(rand.NewPCG(1, 2)), ambiguous: ambiguous, late: late, nextID: 5000,
-		tickets: map[int64]*ticket{}, byChannel: map[string][]int64{}, presence: map[int64]string{},
+	if opt.Token == "" {
+		t.Fatal("fakecentral: Options.Token is required")
+	}
+	addr := opt.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	f := &Central{token: opt.Token, rnd: rand.New(rand.NewPCG(1, 2)), ambiguous: opt.Ambiguous, late: opt.Late, nextID: 5000,
+		tickets: map[int64]*Ticket{}, byChannel: map[string][]int64{}, presence: map[int64]string{},
 		tricks: map[string]int{}, agents: `[]`, lines: `[]`}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -76,11 +92,23 @@ func newFakeAt(t *testing.T, addr string, ambiguous float64, late time.Duration)
 	return f
 }
 
-func (f *fake) url() string { return "http://" + f.addr + "/api/mind" }
+// URL is the base URL an edge's upstream.url names.
+func (f *Central) URL() string { return "http://" + f.addr + "/api/mind" }
 
-func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
+// Close stops central: the edge's requests fail from now on.
+func (f *Central) Close() { _ = f.srv.Close() }
+
+// SetDirectory sets what the two pull endpoints answer: the agents
+// (routingAvailability) and the phone lines (settings/subchannel).
+func (f *Central) SetDirectory(agents, lines string) {
+	f.mu.Lock()
+	f.agents, f.lines = agents, lines
+	f.mu.Unlock()
+}
+
+func (f *Central) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/api/mind")
-	if r.Header.Get("Authorization") != "Bearer "+centralToken {
+	if r.Header.Get("Authorization") != "Bearer "+f.token {
 		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 		return
 	}
@@ -146,56 +174,56 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // apply does what central does with a write; f.mu is held.
-func (f *fake) apply(method, path string, b map[string]any) (answer string, code int, kind string) {
+func (f *Central) apply(method, path string, b map[string]any) (answer string, code int, kind string) {
 	switch {
 	case method == http.MethodPost && path == "/telephony/callReceived":
 		f.nextID++
 		ch, _ := b["channelId"].(string)
-		tk := &ticket{id: f.nextID, channelID: ch, body: b, applied: []string{"callReceived"}}
-		human := num(b["agentId"])
+		tk := &Ticket{ID: f.nextID, ChannelID: ch, Body: b, Applied: []string{"callReceived"}}
+		human := Num(b["agentId"])
 		if human == 0 {
-			human = num(b["userId"])
+			human = Num(b["userId"])
 		}
 		switch {
 		case b["routing"] == "native":
 			// Central's own ACD takes the call: exactly what must not
 			// happen to a call the edge routed.
 			f.routed++
-			tk.entry = "assigned"
-		case b["direction"] == "out" && human != 0 && num(b["aiAgentId"]) == 0:
-			tk.entry, tk.assigned = "currentlyProcessed", human
+			tk.Entry = "assigned"
+		case b["direction"] == "out" && human != 0 && Num(b["aiAgentId"]) == 0:
+			tk.Entry, tk.Assigned = "currentlyProcessed", human
 			f.presence[human] = "interacting"
 		case b["routing"] == "external" && human != 0:
-			tk.entry, tk.assigned = "currentlyProcessed", human
+			tk.Entry, tk.Assigned = "currentlyProcessed", human
 			f.presence[human] = "interacting"
 		case b["routing"] == "external":
-			tk.entry = "waitingForAgent" // for a later agentConnected
+			tk.Entry = "waitingForAgent" // for a later agentConnected
 		default:
-			tk.entry = "unknown" // outside routing
+			tk.Entry = "unknown" // outside routing
 		}
-		f.tickets[tk.id] = tk
-		f.byChannel[ch] = append(f.byChannel[ch], tk.id)
+		f.tickets[tk.ID] = tk
+		f.byChannel[ch] = append(f.byChannel[ch], tk.ID)
 		return fmt.Sprintf(`{"success":true,"ticketId":%d,"contractId":null,"customerId":null,"ioResponse":"None","queueId":%d}`,
-			tk.id, tk.id+1_000_000), http.StatusOK, "callReceived"
+			tk.ID, tk.ID+1_000_000), http.StatusOK, "callReceived"
 	case method == http.MethodPost && (path == "/telephony/agentConnected" || path == "/telephony/callCompleted"):
 		kind = strings.TrimPrefix(path, "/telephony/")
-		tk := f.tickets[num(b["ticketId"])]
+		tk := f.tickets[Num(b["ticketId"])]
 		if tk == nil {
 			f.bad = append(f.bad, fmt.Sprintf("%s for unknown ticket %v", kind, b["ticketId"]))
 			return `{"success":false,"error":"ticket not found"}`, http.StatusNotFound, kind
 		}
-		if ch, ok := b["channelId"].(string); ok && ch != tk.channelID {
-			f.bad = append(f.bad, fmt.Sprintf("%s names ticket %d of channel %s with channelId %s", kind, tk.id, tk.channelID, ch))
+		if ch, ok := b["channelId"].(string); ok && ch != tk.ChannelID {
+			f.bad = append(f.bad, fmt.Sprintf("%s names ticket %d of channel %s with channelId %s", kind, tk.ID, tk.ChannelID, ch))
 		}
-		tk.applied = append(tk.applied, kind)
+		tk.Applied = append(tk.Applied, kind)
 		if kind == "agentConnected" {
-			u := num(b["userId"])
-			tk.entry, tk.assigned = "currentlyProcessed", u
+			u := Num(b["userId"])
+			tk.Entry, tk.Assigned = "currentlyProcessed", u
 			f.presence[u] = "interacting"
 		} else {
-			tk.entry, tk.completed = "completed", true
-			if tk.assigned != 0 && f.presence[tk.assigned] == "interacting" {
-				f.presence[tk.assigned] = "acw"
+			tk.Entry, tk.Completed = "completed", true
+			if tk.Assigned != 0 && f.presence[tk.Assigned] == "interacting" {
+				f.presence[tk.Assigned] = "acw"
 			}
 		}
 		return `{"success":true}`, http.StatusOK, kind
@@ -214,10 +242,10 @@ func (f *fake) apply(method, path string, b map[string]any) (answer string, code
 
 // getRouting answers the queue entry of a ticket, by ticketId or (as the
 // older API generation documents) by channelId.
-func (f *fake) getRouting(w http.ResponseWriter, r *http.Request) {
+func (f *Central) getRouting(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var tk *ticket
+	var tk *Ticket
 	if ch := r.URL.Query().Get("channelId"); ch != "" {
 		if ids := f.byChannel[ch]; len(ids) > 0 {
 			tk = f.tickets[ids[0]]
@@ -230,37 +258,41 @@ func (f *fake) getRouting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	completed := "null"
-	if tk.completed {
+	if tk.Completed {
 		completed = `"2026-12-01 10:00:00"`
 	}
 	fmt.Fprintf(w, `{"id":%d,"ticketId":%d,"status":%q,"assignedUserId":%d,"completedAt":%s,"channel":"phone"}`,
-		tk.id+1_000_000, tk.id, tk.entry, tk.assigned, completed)
+		tk.ID+1_000_000, tk.ID, tk.Entry, tk.Assigned, completed)
 }
 
-// snapshot returns copies of what the checks read.
-func (f *fake) snapshot() (byChannel map[string][]*ticket, presence map[int64]string, routed int, bad []string, tricks map[string]int) {
+// Snapshot is a copy of central's picture at one moment.
+type Snapshot struct {
+	ByChannel map[string][]*Ticket // every ticket central created, by channelId
+	Presence  map[int64]string     // each agent's callRoutingStatus
+	Routed    int                  // native calls central's own ACD routed
+	Bad       []string             // requests that named an unknown or wrong ticket
+	Tricks    map[string]int       // ambiguous answers given, by kind
+}
+
+// Snapshot returns copies of what the checks read.
+func (f *Central) Snapshot() Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	byChannel = make(map[string][]*ticket, len(f.byChannel))
+	s := Snapshot{ByChannel: make(map[string][]*Ticket, len(f.byChannel)), Presence: maps.Clone(f.presence),
+		Routed: f.routed, Bad: slices.Clone(f.bad), Tricks: maps.Clone(f.tricks)}
 	for ch, ids := range f.byChannel {
 		for _, id := range ids {
 			c := *f.tickets[id]
-			c.applied = append([]string(nil), c.applied...)
-			byChannel[ch] = append(byChannel[ch], &c)
+			c.Applied = slices.Clone(c.Applied)
+			s.ByChannel[ch] = append(s.ByChannel[ch], &c)
 		}
 	}
-	presence = make(map[int64]string, len(f.presence))
-	for k, v := range f.presence {
-		presence[k] = v
-	}
-	tricks = make(map[string]int, len(f.tricks))
-	for k, v := range f.tricks {
-		tricks[k] = v
-	}
-	return byChannel, presence, f.routed, append([]string(nil), f.bad...), tricks
+	return s
 }
 
-func num(v any) int64 {
+// Num reads an integer of a decoded JSON body (a json.Number or a string),
+// 0 for anything else.
+func Num(v any) int64 {
 	switch n := v.(type) {
 	case json.Number:
 		i, _ := n.Int64()
