@@ -36,6 +36,12 @@ type fsm struct {
 
 	applied atomic.Uint64
 	failed  atomic.Pointer[error]
+	// stamps is the member's floor for the stamps it gives as leader
+	// (Node.lastStamp): raised to every command applied, so a new leader
+	// whose clock is behind the old one never stamps a command before one
+	// already applied (its ring and after-call timers would run late by
+	// the difference).
+	stamps *atomic.Int64
 
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied grows
@@ -79,6 +85,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
 			idx, cmds, pos = append(idx, l.Index), append(cmds, l.Data), append(pos, i)
+			raiseStamp(f.stamps, db.CommandTime(l.Data).UnixNano())
 		}
 	}
 	if len(cmds) > 0 {
@@ -216,3 +223,16 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) Release() { _ = s.b.Close() }
+
+// raiseStamp lifts floor to at least t (nil: no floor kept).
+func raiseStamp(floor *atomic.Int64, t int64) {
+	if floor == nil {
+		return
+	}
+	for {
+		cur := floor.Load()
+		if t <= cur || floor.CompareAndSwap(cur, t) {
+			return
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/enneo-edge/enneo-edge/clock"
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
@@ -69,6 +70,9 @@ type Options struct {
 	// OnFail is told when this member must stop (its store failed to
 	// apply committed entries).
 	OnFail func(error)
+	// Clock stamps the commands this member appends as leader; nil is
+	// the wall clock.
+	Clock clock.Clock
 	// Timing: zero takes the defaults below (tests shrink them).
 	HeartbeatTimeout, LeaderLeaseTimeout time.Duration
 	SnapshotThreshold                    uint64
@@ -112,6 +116,7 @@ type Node struct {
 	// hasState: this member holds raft state (had it, or bootstrapped).
 	hasState      atomic.Bool
 	lastStamp     atomic.Int64
+	clock         clock.Clock
 	leaderChanges atomic.Int64
 	lastChange    atomic.Pointer[time.Time]
 	obsCh         chan raft.Observation
@@ -135,7 +140,7 @@ func New(o Options) (*Node, error) {
 	if o.LeaderLeaseTimeout == 0 {
 		o.LeaderLeaseTimeout = defaultLeaderLease
 	}
-	n := &Node{o: o, log: o.Log, addrs: map[string]string{}, done: make(chan struct{})}
+	n := &Node{o: o, log: o.Log, clock: clock.Or(o.Clock), addrs: map[string]string{}, done: make(chan struct{})}
 	for _, p := range o.Peers {
 		n.addrs[p.ID] = p.Addr
 	}
@@ -146,6 +151,7 @@ func New(o Options) (*Node, error) {
 	if n.fsm, err = newFSM(o.Store, o.Log, o.OnFail); err != nil {
 		return nil, err
 	}
+	n.fsm.stamps = &n.lastStamp
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: raft directory: %w", err)
 	}
@@ -154,6 +160,10 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: raft log %s: %w", o.Dir, err)
 	}
 	n.logs = logs
+	// Entries this member applied before a restart do not all pass
+	// through the state machine again: the newest command in its log is
+	// the floor of its stamps from the start.
+	n.lastStamp.Store(newestStamp(logs))
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(o.Dir, 2, hl)
 	if err != nil {
@@ -384,4 +394,24 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	}
 	w.log.Log(context.Background(), level, line)
 	return len(p), nil
+}
+
+// newestStamp is the stamp of the newest command in the log (0: none). It
+// looks back over raft's own entries (no-ops, configuration changes).
+func newestStamp(logs raft.LogStore) int64 {
+	last, err := logs.LastIndex()
+	if err != nil {
+		return 0
+	}
+	first, _ := logs.FirstIndex()
+	for i := last; i > 0 && i >= first && last-i < 1024; i-- {
+		var l raft.Log
+		if logs.GetLog(i, &l) != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return db.CommandTime(l.Data).UnixNano()
+		}
+	}
+	return 0
 }

@@ -106,9 +106,9 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 }
 
 // stamp is the leader's clock for a new command, never before the last
-// stamp it gave.
+// stamp it gave nor before any command it applied (fsm.stamps).
 func (n *Node) stamp() time.Time {
-	now := time.Now().UnixNano()
+	now := n.clock.Now().UnixNano()
 	for {
 		last := n.lastStamp.Load()
 		if now <= last {

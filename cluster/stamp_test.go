@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// behind is a clock an hour behind the wall clock: a member without NTP.
+type behind struct{}
+
+func (behind) Now() time.Time                         { return time.Now().Add(-time.Hour) }
+func (behind) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// A new leader whose clock is behind the old one's never stamps a command
+// before one already applied: every use case takes its time from the
+// stamp, so a stamp going back would hold ring and after-call timers
+// for the clocks' difference and date tickets before their predecessors.
+func TestNewLeaderNeverStampsBackwards(t *testing.T) {
+	c := newTestCluster(t, 3, func(o *Options) {
+		if o.Node == "edge-c" {
+			o.Clock = behind{}
+		}
+	})
+	c.startAll()
+	l := c.leader()
+	if l == 2 {
+		if err := c.members[2].node.r.LeadershipTransferToServer("edge-a", raft.ServerAddress(c.members[0].addr)).Error(); err != nil {
+			t.Fatalf("transfer to edge-a: %v", err)
+		}
+		l = c.waitLeader(0)
+	}
+	first := call(t, c.members[l].store, "stamp-1")
+	if err := c.members[l].node.r.LeadershipTransferToServer("edge-c", raft.ServerAddress(c.members[2].addr)).Error(); err != nil {
+		t.Fatalf("transfer to edge-c: %v", err)
+	}
+	c.waitLeader(2)
+	second := call(t, c.members[2].store, "stamp-2")
+	t1, _, err := c.members[2].store.Ticket(first.Answer.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, _, err := c.members[2].store.Ticket(second.Answer.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t2.CreatedAt.Before(t1.CreatedAt) {
+		t.Fatalf("the second ticket, stamped by edge-c (clock an hour behind), is dated %s, before the first (%s)",
+			t2.CreatedAt, t1.CreatedAt)
+	}
+}
+
+// waitLeader waits until member i leads.
+func (c *testCluster) waitLeader(i int) int {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.members[i].node.IsLeader() {
+			return i
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("%s did not become leader", c.members[i].name)
+	return -1
+}
