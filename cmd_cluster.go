@@ -25,13 +25,18 @@ func runCluster(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rest := []string{"status"}
-	if fs.NArg() > 0 {
-		sub := fs.Arg(0)
+	// Flags may stand before, between or after the subcommand's words
+	// (cluster remove edge-b -config F): the flag package stops at the
+	// first word, so each word is taken and parsing goes on after it.
+	var rest []string
+	for fs.NArg() > 0 {
+		rest = append(rest, fs.Arg(0))
 		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 			return err
 		}
-		rest = append([]string{sub}, fs.Args()...)
+	}
+	if len(rest) == 0 {
+		rest = []string{"status"}
 	}
 	var (
 		method, path string

@@ -29,3 +29,22 @@ func TestClusterStatusWithoutServer(t *testing.T) {
 		t.Fatalf("status without a server: %v", err)
 	}
 }
+
+// Flags after the subcommand's words are read too: remove NODE -config F
+// reaches the config (and so the server it names), as the usage says.
+func TestClusterFlagsAfterTheWords(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "edge.toml")
+	if err := os.WriteFile(cfg, []byte("[server]\nlisten = \"127.0.0.1:1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"remove", "edge-b", "-config", cfg, "-token", "t0123456789abcdef"},
+		{"add", "-config", cfg, "edge-d", "127.0.0.1:8036", "-token", "t0123456789abcdef"},
+		{"status", "-config", cfg, "-token", "t0123456789abcdef"},
+	} {
+		err := runCluster(args)
+		if err == nil || !strings.Contains(err.Error(), "is enneo-edge running?") {
+			t.Errorf("cluster %v: %v (want it to reach the server of the config)", args, err)
+		}
+	}
+}
