@@ -175,6 +175,9 @@ func (p *peers) call(ctx context.Context, addr, method string, args, reply any) 
 		}
 		return true, call.Error
 	case <-ctx.Done():
+		// A connection that swallows requests (a peer cut off without a
+		// reset) would hold every later call too: dial afresh next time.
+		p.drop(addr, c)
 		return true, ctx.Err()
 	}
 }

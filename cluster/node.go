@@ -114,8 +114,14 @@ type Node struct {
 	// started is set once raft runs (n.r is set): peers may call before.
 	started atomic.Bool
 	// hasState: this member holds raft state (had it, or bootstrapped).
-	hasState      atomic.Bool
-	lastStamp     atomic.Int64
+	hasState  atomic.Bool
+	lastStamp atomic.Int64
+	// reached is when a call to the leader last succeeded (unix ns);
+	// probeMu, probeAt, probeErr rate-limit readiness probes (reachLeader).
+	reached       atomic.Int64
+	probeMu       sync.Mutex
+	probeAt       time.Time
+	probeErr      error
 	clock         clock.Clock
 	leaderChanges atomic.Int64
 	lastChange    atomic.Pointer[time.Time]

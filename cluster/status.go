@@ -108,7 +108,7 @@ func (n *Node) Healthy() error {
 		if age := time.Since(n.r.LastContact()); age > contactMax {
 			return fmt.Errorf("%w: last contact with the leader %s ago", ErrNoQuorum, age.Round(time.Millisecond))
 		}
-		return nil
+		return n.reachLeader()
 	}
 	return fmt.Errorf("%w: %s, no leader", ErrNoQuorum, roleName(n.r.State()))
 }
@@ -169,4 +169,36 @@ func (s *Service) Members(a MemberArgs, ok *bool) error {
 	}
 	*ok = true
 	return s.n.changeLocal(a)
+}
+
+// reachLeader is nil when this follower's own connections reach the
+// leader's cluster port: its writes and reads are forwarded over them, so
+// a follower that hears the leader (its heartbeats come over connections
+// the leader dialled) but cannot dial it refuses every write and must not
+// say it is ready (keepalived would keep the address on it). A forwarded
+// call that succeeded within contactMax counts; otherwise one probe
+// (Cluster.Applied) asks, and its failure is remembered for a second so a
+// flood of /readyz costs at most one RPC a second.
+func (n *Node) reachLeader() error {
+	now := time.Now()
+	if now.Sub(time.Unix(0, n.reached.Load())) <= contactMax {
+		return nil
+	}
+	n.probeMu.Lock()
+	defer n.probeMu.Unlock()
+	if now.Sub(n.probeAt) < time.Second {
+		return n.probeErr
+	}
+	addr, id := n.r.LeaderWithID()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var idx uint64
+	_, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.Applied", 0, &idx)
+	n.probeAt, n.probeErr = time.Now(), nil
+	if err != nil {
+		n.probeErr = fmt.Errorf("%w: the leader %s does not answer on its cluster port: %v", ErrNoQuorum, id, err)
+		return n.probeErr
+	}
+	n.reached.Store(time.Now().UnixNano())
+	return nil
 }

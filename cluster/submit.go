@@ -61,6 +61,9 @@ func (n *Node) submitOnce(ctx context.Context, cmd []byte) (res []byte, retry bo
 	dl, _ := ctx.Deadline()
 	args := ApplyArgs{Cmd: cmd, TimeoutNanos: int64(time.Until(dl))}
 	sent, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.Apply", args, &rep)
+	if err == nil {
+		n.reached.Store(time.Now().UnixNano())
+	}
 	switch {
 	case err != nil && !sent:
 		return nil, true, fmt.Errorf("leader %s: %w", id, err)

@@ -1,5 +1,3 @@
-//go:build clusterbugs
-
 package cluster
 
 import (
@@ -9,11 +7,10 @@ import (
 	"time"
 )
 
-// TestOneWayPartitionIsNotReady reproduces CLUSTER-BUGS.md #2 (run with
-// -tags clusterbugs until it is fixed, then drop the tag): the followers
-// hear the leader but cannot reach it. A follower must then either take
-// writes (200) or say it is not ready (/readyz 503, so keepalived moves
-// the address); today it answers every write 503 and /readyz 200.
+// TestOneWayPartitionIsNotReady: the followers hear the leader but cannot
+// reach it. A follower must then either take writes
+// (200) or say it is not ready (/readyz 503, so keepalived moves the
+// address); before the fix it answered every write 503 and /readyz 200.
 func TestOneWayPartitionIsNotReady(t *testing.T) {
 	c := newCluster(t, options{proxied: true})
 	lead := c.waitLeader(30 * time.Second)
