@@ -116,6 +116,7 @@ type Node struct {
 	// hasState: this member holds raft state (had it, or bootstrapped).
 	hasState  atomic.Bool
 	lastStamp atomic.Int64
+	stampTerm atomic.Uint64 // the term lastStamp was last lifted from the log in
 	// reached is when a call to the leader last succeeded (unix ns);
 	// probeMu, probeAt, probeErr rate-limit readiness probes (reachLeader).
 	reached       atomic.Int64

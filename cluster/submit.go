@@ -111,6 +111,14 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 // stamp is the leader's clock for a new command, never before the last
 // stamp it gave nor before any command it applied (fsm.stamps).
 func (n *Node) stamp() time.Time {
+	// A new leader may append before its state machine has applied the
+	// entries of earlier terms (raft does not wait for that): in a new term
+	// the floor first rises to the newest command its log holds, which
+	// includes every committed one.
+	if term := n.r.CurrentTerm(); n.stampTerm.Load() != term {
+		raiseStamp(&n.lastStamp, newestStamp(n.logs))
+		n.stampTerm.Store(term)
+	}
 	now := n.clock.Now().UnixNano()
 	for {
 		last := n.lastStamp.Load()
