@@ -69,6 +69,8 @@ type Store struct {
 	// flow applies the call domain's use cases inside the store's
 	// transactions (package callflow).
 	flow *callflow.Machine
+	// recent spares a new call the channelId pre-check (recent.go).
+	recent *recentChannels
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
@@ -108,6 +110,8 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		path:  path,
 		clock: clock.Or(o.Clock),
 		flow:  callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
+
+		recent: newRecentChannels(),
 	}, nil
 }
 
