@@ -59,8 +59,10 @@ func TestRepeatedChannelID(t *testing.T) {
 	}
 }
 
-// The hint forgets a channelId after two generations and never forgets one
-// of the last generation.
+// The hint remembers what one generation held and, after three more, the
+// last half generation: a shard keeps at least its share of one (about
+// 1,024 hashes), and a shard getting twice its share of the last 8,192 is
+// 20 standard deviations away. What came before three more is forgotten.
 func TestRecentChannelsGenerations(t *testing.T) {
 	r := newRecentChannels()
 	name := func(i int) string { return "c-" + strconv.Itoa(i) }
@@ -72,15 +74,17 @@ func TestRecentChannelsGenerations(t *testing.T) {
 			t.Fatalf("%s forgotten within one generation", name(i))
 		}
 	}
-	for i := recentGeneration; i < 2*recentGeneration+1; i++ {
+	for i := recentGeneration; i < 4*recentGeneration; i++ {
 		r.add(name(i))
 	}
-	if r.mayHave(name(0)) || r.mayHave(name(recentGeneration-1)) {
-		t.Fatal("the first generation is still remembered after two more")
+	for i := range recentGeneration {
+		if r.mayHave(name(i)) {
+			t.Fatalf("%s still remembered after three more generations", name(i))
+		}
 	}
-	for i := recentGeneration; i < 2*recentGeneration+1; i++ {
+	for i := 4*recentGeneration - recentGeneration/2; i < 4*recentGeneration; i++ {
 		if !r.mayHave(name(i)) {
-			t.Fatalf("%s forgotten", name(i))
+			t.Fatalf("%s of the last half generation forgotten", name(i))
 		}
 	}
 	if r.mayHave("never") {
