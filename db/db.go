@@ -69,6 +69,8 @@ type Store struct {
 	// flow applies the call domain's use cases inside the store's
 	// transactions (package callflow).
 	flow *callflow.Machine
+	// recent spares a new call the channelId pre-check (recent.go).
+	recent *recentChannels
 
 	// repl, when set, replicates every write (command.go); nil on a
 	// single appliance.
@@ -115,6 +117,8 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		path:  path,
 		clock: clock.Or(o.Clock),
 		flow:  callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
+
+		recent: newRecentChannels(),
 	}, nil
 }
 
