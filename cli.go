@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -125,4 +126,38 @@ func durationVar(fs *flag.FlagSet, name string, value time.Duration, help string
 	d := value
 	fs.Var(durationFlag{&d}, name, help)
 	return &d
+}
+
+// adminConn is how an admin subcommand (outbox, cluster) reaches the
+// running server the config describes.
+type adminConn struct {
+	base, token string
+	http        *http.Client
+}
+
+// dialAdmin reads the config at cfgPath and fills in what the flags left
+// empty: the server's URL from server.listen, the token from auth.tokens'
+// first admin token; the client trusts the appliance's own certificate,
+// as backup does.
+func dialAdmin(cfgPath, base, token string, timeout time.Duration) (adminConn, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return adminConn{}, err
+	}
+	if base == "" {
+		if base, err = localURL(cfg); err != nil {
+			return adminConn{}, err
+		}
+	}
+	if admin := cfg.Auth.TokensFor("admin"); token == "" && len(admin) > 0 {
+		token = admin[0]
+	}
+	if token == "" {
+		return adminConn{}, errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN (the token printed at first start)")
+	}
+	hc, err := backupClient(cfg, timeout)
+	if err != nil {
+		return adminConn{}, err
+	}
+	return adminConn{base: strings.TrimSuffix(base, "/"), token: token, http: hc}, nil
 }

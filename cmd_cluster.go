@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,32 +52,17 @@ func runCluster(args []string) error {
 	default:
 		return fmt.Errorf("unknown or incomplete subcommand %q: want status, add NODE ADDR or remove NODE", strings.Join(rest, " "))
 	}
-	cfg, err := config.Load(*cfgPath)
+	conn, err := dialAdmin(*cfgPath, *base, *token, 15*time.Second)
 	if err != nil {
 		return err
 	}
-	if *base == "" {
-		if *base, err = localURL(cfg); err != nil {
-			return err
-		}
-	}
-	if admin := cfg.Auth.TokensFor("admin"); *token == "" && len(admin) > 0 {
-		*token = admin[0]
-	}
-	if *token == "" {
-		return errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN")
-	}
-	hc, err := backupClient(cfg, 15*time.Second)
+	req, err := http.NewRequest(method, conn.base+path, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest(method, strings.TrimSuffix(*base, "/")+path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+*token)
+	req.Header.Set("Authorization", "Bearer "+conn.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
+	resp, err := conn.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("is enneo-edge running? %w", err)
 	}

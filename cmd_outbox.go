@@ -80,27 +80,11 @@ func runOutbox(args []string) error {
 	default:
 		return fmt.Errorf("unknown or incomplete subcommand %q: want list, retry SEQ, retry-all or dead-letter SEQ", strings.Join(rest, " "))
 	}
-	cfg, err := config.Load(*cfgPath)
+	conn, err := dialAdmin(*cfgPath, *base, *token, 30*time.Second)
 	if err != nil {
 		return err
 	}
-	if *base == "" {
-		if *base, err = localURL(cfg); err != nil {
-			return err
-		}
-	}
-	if admin := cfg.Auth.TokensFor("admin"); *token == "" && len(admin) > 0 {
-		*token = admin[0]
-	}
-	if *token == "" {
-		return errors.New("no API token: pass -token or set ENNEO_EDGE_TOKEN (the token printed at first start)")
-	}
-	// Trusts the appliance's own certificate, as backup does.
-	hc, err := backupClient(cfg, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	cl := outboxClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: hc}
+	cl := outboxClient(conn)
 	raw, err := cl.do(method, path)
 	if pendingSeq != 0 && errors.Is(err, errNotFound) {
 		// Not a dead letter: a pending record, to be tried now.
@@ -125,10 +109,7 @@ var (
 	errStatus   = errors.New("refused")
 )
 
-type outboxClient struct {
-	base, token string
-	http        *http.Client
-}
+type outboxClient adminConn
 
 func (c outboxClient) do(method, path string) ([]byte, error) {
 	req, err := http.NewRequest(method, c.base+path, nil)
