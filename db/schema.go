@@ -3,14 +3,11 @@ package db
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strconv"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/enneo-edge/enneo-edge/db/engine"
 )
 
 // SchemaVersion is the layout this binary writes. A file records the
@@ -107,29 +104,12 @@ func checkSchema(b *bolt.DB, path string, readOnly bool) (write bool, err error)
 // a temporary file, fsynced and renamed, so a crash leaves either no
 // backup or a whole one (a retried upgrade writes it again).
 func backupBeforeUpgrade(b *bolt.DB, dst string) error {
-	tmp := dst + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	err = b.View(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(f)
-		return err
+	return writeSynced(dst, func(w io.Writer) error {
+		return b.View(func(tx *bolt.Tx) error {
+			_, err := tx.WriteTo(w)
+			return err
+		})
 	})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return engine.SyncDir(filepath.Dir(dst))
 }
 
 // writeSchema records this binary's schema version; Open calls it in the

@@ -3,6 +3,7 @@ package db
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,24 +58,27 @@ func ResolveMaxSize(path string, configured int64) (size int64, derived bool, er
 		current = st.Size()
 	}
 	size = max(current+int64(free/2), minDerivedMaxSize)
-	if err := writeSynced(file, []byte(strconv.FormatInt(size, 10)+"\n")); err != nil {
+	if err := writeSynced(file, func(w io.Writer) error {
+		_, err := io.WriteString(w, strconv.FormatInt(size, 10)+"\n")
+		return err
+	}); err != nil {
 		return 0, false, fmt.Errorf("storage.max_size_bytes: keep the derived cap: %w", err)
 	}
 	return size, true, nil
 }
 
-// writeSynced writes a small file so that a power loss leaves the old one
+// writeSynced writes a file so that a power loss leaves the old one
 // or the whole new one: through a temporary file, fsynced, renamed and its
 // directory fsynced. A plain write can leave the name with no content
 // (ext4's delayed allocation, tests/powerloss), and serve would refuse to
 // start on the empty cap file.
-func writeSynced(path string, data []byte) error {
+func writeSynced(path string, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
