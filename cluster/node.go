@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/enneo-edge/enneo-edge/db"
 )
@@ -105,7 +103,7 @@ type Node struct {
 	peers       *peers
 	addrs       map[string]string // node name → address dialled
 	closeStores func()
-	logs        raft.LogStore
+	logs        logStore
 
 	// started is set once raft runs (n.r is set): peers may call before.
 	started atomic.Bool
@@ -149,12 +147,12 @@ func New(o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: raft directory: %w", err)
 	}
-	logs, err := raftboltdb.NewBoltStore(filepath.Join(o.Dir, "raft.db"))
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
+	logs, err := openLogStore(o.Dir, hl)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: raft log %s: %w", o.Dir, err)
+		return nil, err
 	}
 	n.logs = logs
-	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{o.Log}})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(o.Dir, 2, hl)
 	if err != nil {
 		_ = logs.Close()
