@@ -87,6 +87,43 @@ func BenchmarkCreateCall(b *testing.B) {
 	}
 }
 
+// BenchmarkReadAfterWrite is one client that writes a call through a
+// follower and at once reads its ticket back there (a linearizable read:
+// the follower waits until it has applied the leader's index), one pair
+// at a time, on an otherwise idle cluster: what a PBX sees when its next
+// request reads what the previous one wrote. Reported per pair.
+func BenchmarkReadAfterWrite(b *testing.B) {
+	t := &testing.T{}
+	c := newTestCluster(t, 3, nil)
+	c.startAll()
+	defer func() {
+		for i := range c.members {
+			c.stopMember(i)
+		}
+	}()
+	s := c.members[c.follower(c.leader())].store
+	var write, read []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		res, err := s.CreateCall(ctxT(t), testCall(fmt.Sprintf("raw-%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, _, err := s.Ticket(res.Answer.TicketID); err != nil {
+			b.Fatal(err)
+		}
+		write, read = append(write, t1.Sub(t0)), append(read, time.Since(t1))
+	}
+	b.StopTimer()
+	slices.Sort(write)
+	slices.Sort(read)
+	b.ReportMetric(float64(write[len(write)/2].Microseconds())/1000, "write-p50-ms")
+	b.ReportMetric(float64(read[len(read)/2].Microseconds())/1000, "read-p50-ms")
+	b.ReportMetric(float64(read[len(read)*99/100].Microseconds())/1000, "read-p99-ms")
+}
+
 // reportRaftTimings logs the mean and count of each of raft's timers.
 func reportRaftTimings(b *testing.B, sink *metrics.InmemSink) {
 	var lines []string
