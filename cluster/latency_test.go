@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -37,11 +38,7 @@ func BenchmarkCreateCall(b *testing.B) {
 			t := &testing.T{}
 			c := newTestCluster(t, 3, nil)
 			c.startAll()
-			defer func() {
-				for i := range c.members {
-					c.stopMember(i)
-				}
-			}()
+			defer stopBenchCluster(c)
 			l := c.leader()
 			at := l
 			if via == "follower" {
@@ -96,11 +93,7 @@ func BenchmarkReadAfterWrite(b *testing.B) {
 	t := &testing.T{}
 	c := newTestCluster(t, 3, nil)
 	c.startAll()
-	defer func() {
-		for i := range c.members {
-			c.stopMember(i)
-		}
-	}()
+	defer stopBenchCluster(c)
 	s := c.members[c.follower(c.leader())].store
 	var write, read []time.Duration
 	b.ResetTimer()
@@ -122,6 +115,17 @@ func BenchmarkReadAfterWrite(b *testing.B) {
 	b.ReportMetric(float64(write[len(write)/2].Microseconds())/1000, "write-p50-ms")
 	b.ReportMetric(float64(read[len(read)/2].Microseconds())/1000, "read-p50-ms")
 	b.ReportMetric(float64(read[len(read)*99/100].Microseconds())/1000, "read-p99-ms")
+}
+
+// stopBenchCluster stops the members and removes their files: the
+// harness's testing.T of a benchmark runs no cleanups, and each member's
+// raft log preallocates 64 MB.
+func stopBenchCluster(c *testCluster) {
+	for i := range c.members {
+		c.stopMember(i)
+	}
+	// root/001/edge-a: root is the zero testing.T's own temporary directory.
+	_ = os.RemoveAll(filepath.Dir(filepath.Dir(c.members[0].dir)))
 }
 
 // reportRaftTimings logs the mean and count of each of raft's timers.
