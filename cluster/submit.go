@@ -147,27 +147,48 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 
 // Barrier makes a read linearizable (db.Replicator): it learns the read
 // index from the leader (itself or by RPC) and waits until this member
-// has applied up to it.
+// has applied up to it. A member that knows no leader yet (just started,
+// or an election is running) keeps asking for up to forwardWait, as
+// Submit does, before it answers ErrNoQuorum.
 func (n *Node) Barrier(ctx context.Context) error {
-	var idx uint64
-	if n.IsLeader() {
-		i, err := n.readIndex(ctx)
-		if err != nil {
+	giveUp := time.Now().Add(forwardWait)
+	for {
+		idx, retry, err := n.readIndexOnce(ctx)
+		if err == nil {
+			return n.waitApplied(ctx, idx)
+		}
+		if !retry || time.Now().After(giveUp) || ctx.Err() != nil {
 			return err
 		}
-		idx = i
-	} else {
-		addr, id := n.r.LeaderWithID()
-		if id == "" {
-			return fmt.Errorf("%w: no leader known", ErrNoQuorum)
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+		case <-n.done:
+			return fmt.Errorf("%w: this member is shutting down", ErrNoQuorum)
 		}
-		var i uint64
-		if _, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.ReadIndex", 0, &i); err != nil {
-			return fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
-		}
-		idx = i
 	}
-	return n.waitApplied(ctx, idx)
+}
+
+// readIndexOnce asks the current leader for the read index once; retry
+// says no leader was known (or it no longer led) and another try may find
+// one.
+func (n *Node) readIndexOnce(ctx context.Context) (idx uint64, retry bool, err error) {
+	if n.IsLeader() {
+		i, err := n.readIndex(ctx)
+		if errors.Is(err, errNotAppended) {
+			return 0, true, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+		}
+		return i, false, err
+	}
+	addr, id := n.r.LeaderWithID()
+	if id == "" || string(id) == n.o.Node {
+		return 0, true, fmt.Errorf("%w: no leader known", ErrNoQuorum)
+	}
+	var i uint64
+	if _, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.ReadIndex", 0, &i); err != nil {
+		return 0, false, fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
+	}
+	return i, false, nil
 }
 
 // waitApplied returns once this member's database holds every entry up
