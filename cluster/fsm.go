@@ -155,6 +155,12 @@ func (f *fsm) changed() <-chan struct{} {
 // Snapshot copies the store's committed state (raft calls it between
 // batches, so the copy holds exactly what is applied).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	// After a failed batch raft's own index runs on past what the file
+	// holds: a snapshot now would let raft compact entries this member
+	// never applied, and a restart would skip them for good.
+	if err := f.Failed(); err != nil {
+		return nil, fmt.Errorf("snapshot: the state machine stopped: %w", err)
+	}
 	idx, err := f.store.AppliedIndex()
 	if err != nil {
 		return nil, err
