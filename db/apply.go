@@ -95,6 +95,12 @@ func (s *Store) Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]A
 			return tx.Bucket(bucketMeta).Put(metaApplied, u64(int64(last)))
 		})
 		var ce *cmdError
+		if errors.As(err, &ce) && errors.Is(ce.err, ErrUndecodable) {
+			// Not an answer but a member that cannot follow the log:
+			// skipping the entry here while the others apply it would
+			// split the state, so the batch fails and the member stops.
+			return nil, fmt.Errorf("apply entry %d: %w", indexes[ce.i], ce.err)
+		}
 		if errors.As(err, &ce) {
 			failed[ce.i] = true
 			out[ce.i] = Applied{Err: ce.err}
@@ -107,10 +113,15 @@ func (s *Store) Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]A
 	}
 }
 
+// ErrUndecodable is a committed command this build cannot decode or does
+// not know (a newer leader's, or a damaged entry). Apply fails the whole
+// batch on it, so the member stops instead of diverging.
+var ErrUndecodable = errors.New("apply: undecodable command")
+
 // run decodes one command and runs its method on the apply copy.
 func (s *Store) run(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) < cmdHeader {
-		return nil, fmt.Errorf("command of %d bytes: too short", len(cmd))
+		return nil, fmt.Errorf("%w: command of %d bytes: too short", ErrUndecodable, len(cmd))
 	}
 	op, args := Op(cmd[0]), cmd[cmdHeader:]
 	res, err := s.runOp(ctx, op, args)
@@ -152,7 +163,7 @@ type (
 func decode[T any](args []byte) (T, error) {
 	var v T
 	if err := json.Unmarshal(args, &v); err != nil {
-		return v, fmt.Errorf("decode command arguments: %w", err)
+		return v, fmt.Errorf("%w: decode command arguments: %w", ErrUndecodable, err)
 	}
 	return v, nil
 }
@@ -272,7 +283,7 @@ func (s *Store) runForwardOp(ctx context.Context, op Op, args []byte) (any, erro
 		t, r, err := s.PruneAirGapped(ctx, a.Cutoff, a.Limit)
 		return pruneResult{Tickets: t, Records: r}, err
 	}
-	return nil, fmt.Errorf("command %d: unknown to this build (a newer member appended it?)", op)
+	return nil, fmt.Errorf("%w: command %d unknown to this build (a newer member appended it?)", ErrUndecodable, op)
 }
 
 // stamp is the clock of a replayed command: every read of the time in its

@@ -247,13 +247,20 @@ func TestApplySkipsAppliedAndIsolatesFailures(t *testing.T) {
 	if n, _ := s.AppliedIndex(); n != 8 {
 		t.Fatalf("applied index %d, want 8", n)
 	}
-	// Garbage is a failed command, not a failed batch.
-	res, err = s.Apply(ctx, []uint64{9, 10}, [][]byte{{byte(opCount) + 5, 0, 0, 0, 0, 0, 0, 0, 0}, {1}})
-	if err != nil || res[0].Err == nil || res[1].Err == nil {
-		t.Fatalf("garbage commands: %+v, %v", res, err)
-	}
-	if n, _ := s.AppliedIndex(); n != 10 {
-		t.Fatalf("applied index %d after failed commands, want 10", n)
+	// A command this build cannot decode is not an answer: the batch
+	// fails (the member stops rather than skip what the others apply),
+	// and nothing of it is stored.
+	for _, garbage := range [][]byte{{byte(opCount) + 5, 0, 0, 0, 0, 0, 0, 0, 0}, {1}, append([]byte{byte(opCreateCall), 0, 0, 0, 0, 0, 0, 0, 0}, "{not json"...)} {
+		res, err = s.Apply(ctx, []uint64{9, 10}, [][]byte{call("d"), garbage})
+		if !errors.Is(err, ErrUndecodable) || res != nil {
+			t.Fatalf("batch with an undecodable command %x: %+v, %v", garbage, res, err)
+		}
+		if n, _ := s.AppliedIndex(); n != 8 {
+			t.Fatalf("applied index %d after a failed batch, want 8", n)
+		}
+		if _, err := s.TicketByChannel("d"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a failed batch stored its first command: %v", err)
+		}
 	}
 }
 
