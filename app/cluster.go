@@ -99,9 +99,12 @@ func clusterTLS(cl config.Cluster) (srv, cli *tls.Config, err error) {
 // leaderWork is what only the leader runs: the routing timers, then the
 // forwarder, directory pull and pruner, built anew for each term.
 func (a *App) leaderWork() (stop func()) {
-	timers := routing.NewLoop(a.store, a.cfg.Routing.TimerInterval.Duration, nil, a.log)
+	// Appended only while this member leads, never forwarded to a newer
+	// leader (cluster.Node.LeaderOnly).
+	store := a.store.WithReplicator(a.node.LeaderOnly())
+	timers := routing.NewLoop(store, a.cfg.Routing.TimerInterval.Duration, nil, a.log)
 	stopTimers := runLoop(timers.Run, timers.Close)
-	s, err := newSyncer(a.cfg, a.store, a.metrics, a.log)
+	s, err := newSyncer(a.cfg, store, a.metrics, a.log)
 	if err != nil {
 		a.log.Error("cluster: forwarder", "err", err) // checked at start: cannot happen
 		return stopTimers

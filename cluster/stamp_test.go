@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/enneo-edge/enneo-edge/db"
 )
 
 // behind is a clock an hour behind the wall clock: a member without NTP.
@@ -63,4 +66,38 @@ func (c *testCluster) waitLeader(i int) int {
 	}
 	c.t.Fatalf("%s did not become leader", c.members[i].name)
 	return -1
+}
+
+// The leader's own work appends only while it leads: on a member that
+// does not (an old leader that woke up after a new one took over) a
+// write through LeaderOnly fails and reaches no log, where Submit would
+// have forwarded it to the new leader behind its look-ups.
+func TestLeaderOnlyWorkIsNotForwarded(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.startAll()
+	l := c.leader()
+	f := c.follower(l)
+	ctx := ctxT(t)
+	lease := func() uint64 {
+		t.Helper()
+		n, err := c.members[l].store.SendLease()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := lease()
+	err := c.members[f].store.WithReplicator(c.members[f].node.LeaderOnly()).ExtendSendLease(ctx, before+4096)
+	if !errors.Is(err, db.ErrNoQuorum) {
+		t.Fatalf("leader-only write on a follower: %v, want ErrNoQuorum", err)
+	}
+	if got := lease(); got != before {
+		t.Fatalf("the follower's leader-only write reached the log: lease %d, was %d", got, before)
+	}
+	if err := c.members[l].store.WithReplicator(c.members[l].node.LeaderOnly()).ExtendSendLease(ctx, before+4096); err != nil {
+		t.Fatalf("leader-only write on the leader: %v", err)
+	}
+	if got := lease(); got != before+4096 {
+		t.Fatalf("lease %d after the leader's extension, want %d", got, before+4096)
+	}
 }

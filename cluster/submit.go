@@ -233,3 +233,28 @@ func (n *Node) onlyRaftEntries(from, to uint64) bool {
 	}
 	return true
 }
+
+// LeaderOnly is the path to the log for the work only the leader does
+// (timers, the forwarder, the pruner): it appends while this member leads
+// and never forwards. Through Submit, an old leader that woke up after a
+// new one took over would have its forwarder's lease extension or
+// delivery marks appended by the new leader, behind the new leader's
+// look-ups; this way they fail, and the old term's work stops.
+func (n *Node) LeaderOnly() db.Replicator { return leaderOnly{n} }
+
+type leaderOnly struct{ n *Node }
+
+func (l leaderOnly) Submit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, applyTimeout)
+		defer cancel()
+	}
+	res, err := l.n.applyLocal(ctx, cmd)
+	if errors.Is(err, errNotAppended) {
+		return nil, fmt.Errorf("%w: this member no longer leads; its leader-only work stops", ErrNoQuorum)
+	}
+	return res, err
+}
+
+func (l leaderOnly) Barrier(ctx context.Context) error { return l.n.Barrier(ctx) }

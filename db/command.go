@@ -35,6 +35,15 @@ type Replicator interface {
 // write methods go through r. Call it before the store serves anyone.
 func (s *Store) SetReplicator(r Replicator) { s.repl = r }
 
+// WithReplicator is the store with its writes going through r instead:
+// the same file and engine, another path to the log (a leader's own work
+// appends only while it leads, see cluster.Node.LeaderOnly).
+func (s *Store) WithReplicator(r Replicator) *Store {
+	cp := *s
+	cp.repl = r
+	return &cp
+}
+
 // Op names a command: which store method it replays.
 type Op byte
 
