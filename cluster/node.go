@@ -236,7 +236,7 @@ func New(o Options) (*Node, error) {
 		// indexes would start again at 1 and Apply would skip them all.
 		n.closeStores()
 		return nil, fmt.Errorf("cluster: the database has applied the replicated log up to index %d, but the raft state in %s is gone; "+
-			"move the database away so this member rejoins from the others, or put its raft directory back", n.fsm.appliedIndex(), o.Dir)
+			"put its raft directory back, or run `enneo-edge cluster remove` for it on a running member, move the database away and `cluster add` it again", n.fsm.appliedIndex(), o.Dir)
 	}
 	if !has && n.peerHasState() {
 		// A cluster runs already (this member is new, or lost its disk):
