@@ -27,7 +27,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	tuneGC(os.Getenv)
+	app.TuneGC(os.Getenv)
 	level := cfg.Log.SlogLevel()
 	if *debug {
 		level = slog.LevelDebug

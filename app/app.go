@@ -42,6 +42,10 @@ type Options struct {
 	Precheck func(path string) error
 	// Version and Revision are the build, for /status and /metrics.
 	Version, Revision string
+	// NoDurability opens the database without any fsync (db.Options):
+	// only bench/profile -floor sets it, to measure the floor under the
+	// log. serve never does.
+	NoDurability bool
 }
 
 // App is one run of the appliance.
@@ -108,6 +112,10 @@ func (a *App) open() error {
 	a.cfg.Storage.MaxSizeBytes = maxSize
 	so := StoreOptions(a.cfg, a.metrics)
 	so.Recovered = true // replayed above: once is enough
+	if a.o.NoDurability {
+		so.NoDurability = true
+		a.log.Warn("database opened WITHOUT DURABILITY (bench/profile -floor): nothing is fsynced, a crash loses calls; for measurements only", "path", path)
+	}
 	if a.store, err = db.Open(path, so); err != nil {
 		return err
 	}

@@ -14,7 +14,9 @@
 #
 # Targets: durable (the limit: append the body to a preallocated file,
 # answer once a shared fdatasync covers it), fixed (ceiling: stores
-# nothing), edge (defaults: write-ahead log), edgesync (storage.wal =
+# nothing), edge (defaults: write-ahead log), floor (edge with nothing
+# fsynced, bench/profile -floor: what the call domain and bbolt cost with
+# durability free, the bound of any log design), edgesync (storage.wal =
 # false: bbolt fsyncs every commit itself), nethttp (plain). The summary
 # starts with every target as a ratio to durable in the same run, as a
 # markdown table ready to paste into BENCHMARKS.md.
@@ -43,6 +45,7 @@ go build -o "$work/enneo-edge" .
 go build -o "$work/fixed" ./bench/baseline/fixed
 go build -o "$work/nethttp" ./bench/baseline/nethttp
 go build -o "$work/durable" ./bench/baseline/durable
+go build -o "$work/profile" ./bench/profile
 TOKEN=bench-token-0123456789abcdef
 
 # start NAME CMD...: runs CMD in the background and sets URL_NAME from the
@@ -72,6 +75,8 @@ TOML
 start edge "$work/enneo-edge" serve -config "$work/edge.toml"
 sed -e "s#$work/edge.db#$work/edgesync.db#" -e 's#^\[storage\]#[storage]\nwal = false#' "$work/edge.toml" >"$work/edgesync.toml"
 start edgesync "$work/enneo-edge" serve -config "$work/edgesync.toml"
+sed -e "s#$work/edge.db#$work/floor.db#" "$work/edge.toml" >"$work/floor.toml"
+start floor "$work/profile" -floor -pprof 127.0.0.1:0 -config "$work/floor.toml"
 start fixed "$work/fixed" -listen 127.0.0.1:0
 start nethttp "$work/nethttp" -listen 127.0.0.1:0 -db "$work/plain.db"
 start delay "$work/fixed" -listen 127.0.0.1:0 -delay 2ms
@@ -138,7 +143,7 @@ run() { # [CPU_PID=pid] run FILE ARGS...: one target, JSON to $OUT/FILE.json
 # best. Group commit needs callers in flight to fill its batches, the fixed
 # body does not, so one concurrency alone would favour one of them.
 for c in ${SATCONC:-64 256}; do
-  for t in ${TARGETS:-durable fixed edge edgesync nethttp}; do
+  for t in ${TARGETS:-durable fixed edge floor edgesync nethttp}; do
     url=URL_$t pid=PID_$t
     CPU_PID=${!pid} run "saturation-$t-c$c" -url "${!url}" -name "$t" -rate 0 -concurrency "$c" -duration "$DUR"
   done
@@ -148,7 +153,7 @@ done
 # jobs on the same cores and disk), and a limit measured once at the
 # start would credit or charge that drift to the targets after it.
 for rate in 1000 5000; do
-  for t in ${TARGETS:-durable fixed edge edgesync nethttp} durable2; do
+  for t in ${TARGETS:-durable fixed edge floor edgesync nethttp} durable2; do
     url=URL_${t%2} pid=PID_${t%2}
     CPU_PID=${!pid} run "rate$rate-$t" -url "${!url}" -name "$t" -rate "$rate" -concurrency "$CONC" -duration "$DUR"
   done

@@ -55,6 +55,9 @@ type Options struct {
 	// write-ahead log (engine/wal.go). For comparison and for file systems
 	// where the log does not pay.
 	DisableWAL bool
+	// NoDurability fsyncs nothing (engine.Options.NoDurability): for the
+	// benchmark floor only, never for a store that answers a PBX.
+	NoDurability bool
 }
 
 // Store is the edge's database: the schema (buckets, keys, typed
@@ -99,6 +102,7 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		Recovered:    o.Recovered,
 		OpenFile:     o.OpenFile,
 		DisableWAL:   o.DisableWAL,
+		NoDurability: o.NoDurability,
 		OnCommit:     o.OnCommit,
 		OnLogSync:    o.OnLogSync,
 		OnCheckpoint: o.OnCheckpoint,

@@ -9,6 +9,10 @@
 //	curl -o trace.out 'http://127.0.0.1:6060/debug/pprof/trace?seconds=2'
 //	go tool pprof -top cpu.pprof
 //
+// -floor opens the database with durability free (no log, bbolt without
+// fsync): bench/compare.sh's target floor, what the call domain and bbolt
+// cost on their own, which no log design can go below.
+//
 // -mutex and -block set the sampling rates (0 leaves them off: each costs
 // time on the measured path). Not for production: the pprof port has no
 // authentication.
@@ -33,11 +37,13 @@ func main() {
 	addr := flag.String("pprof", "127.0.0.1:6060", "address of the profiler's HTTP server")
 	mutex := flag.Int("mutex", 0, "runtime.SetMutexProfileFraction (0: off)")
 	block := flag.Int("block", 0, "runtime.SetBlockProfileRate in ns (0: off)")
+	floor := flag.Bool("floor", false, "open the database with no fsync at all (no log, bbolt NoSync): the floor under every log design; a crash loses calls")
 	flag.Parse()
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
+	app.TuneGC(os.Getenv) // the collector as serve sets it
 	runtime.SetMutexProfileFraction(*mutex)
 	runtime.SetBlockProfileRate(*block)
 	cfg, err := config.Load(*cfgPath)
@@ -45,7 +51,7 @@ func main() {
 		fail(err)
 	}
 	go func() { fail(http.ListenAndServe(*addr, nil)) }()
-	a, err := app.New(cfg, app.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Stdout: os.Stdout})
+	a, err := app.New(cfg, app.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Stdout: os.Stdout, NoDurability: *floor})
 	if err != nil {
 		fail(err)
 	}

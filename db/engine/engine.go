@@ -61,6 +61,11 @@ type Options struct {
 	// (tuning.go); the log needs the freelist, so only with DisableWAL. For
 	// the benchmark that measures the choice.
 	NoFreelistSync bool
+	// NoDurability fsyncs nothing, ever: no log, and bbolt commits without
+	// fsync. A crash or power loss can lose or damage anything. Only for
+	// bench/profile -floor, which measures what the schema and bbolt cost
+	// with durability free, the floor under every log design.
+	NoDurability bool
 
 	// Prepare runs once the file is open and before the log starts, with
 	// bbolt still fsyncing every commit itself: the schema checks the file
@@ -173,7 +178,7 @@ func Open(path string, o Options) (*Engine, error) {
 		w      *wal
 		logErr error
 	)
-	if !o.ReadOnly && !o.DisableWAL {
+	if !o.ReadOnly && !o.DisableWAL && !o.NoDurability {
 		size := o.LogFileSize
 		if size == 0 {
 			size = walFileSize
@@ -198,6 +203,9 @@ func Open(path string, o Options) (*Engine, error) {
 			// page past the last checkpoint, extending the file as it goes.
 			b.NoSync, b.NoGrowSync = true, true
 		}
+	}
+	if o.NoDurability && !o.ReadOnly {
+		b.NoSync, b.NoGrowSync = true, true
 	}
 	return &Engine{
 		wal:      w,

@@ -421,3 +421,29 @@ func TestLargerLogFilesShrink(t *testing.T) {
 		}
 	}
 }
+
+// NoDurability (bench/profile -floor) must really fsync nothing: no log
+// files, bbolt without its fsyncs, and the writes still stored.
+func TestNoDurabilityFsyncsNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	e, stop := startEngine(t, path, Options{NoDurability: true})
+	if e.wal != nil || !e.bolt.NoSync || !e.bolt.NoGrowSync {
+		t.Fatalf("NoDurability: log %v, NoSync %v, NoGrowSync %v; want no log and no bbolt fsync", e.wal != nil, e.bolt.NoSync, e.bolt.NoGrowSync)
+	}
+	id, err := put(context.Background(), e, "floor", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range walPaths(path) {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("log file %s: %v, want none", p, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	e = testEngine(t, path, Options{})
+	if name, err := get(e, id); err != nil || name != "floor" {
+		t.Errorf("after a clean close: %q, %v", name, err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"math"
@@ -20,10 +20,10 @@ const (
 	serveMemoryGoal = 56 << 20
 )
 
-// tuneGC applies serve's collector settings unless the operator set
+// TuneGC applies serve's collector settings unless the operator set
 // GOGC or GOMEMLIMIT (getenv is os.Getenv), which the runtime has
 // already applied and which win.
-func tuneGC(getenv func(string) string) {
+func TuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"math"
@@ -14,7 +14,7 @@ func TestTuneGC(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 
-	tuneGC(getenv)
+	TuneGC(getenv)
 	if got := debug.SetGCPercent(100); got != serveGCPercent {
 		t.Errorf("GOGC unset: GC percent %d, want %d", got, serveGCPercent)
 	}
@@ -23,11 +23,11 @@ func TestTuneGC(t *testing.T) {
 	}
 
 	env["GOGC"], env["GOMEMLIMIT"] = "50", "1GiB"
-	tuneGC(getenv)
+	TuneGC(getenv)
 	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("GOGC=50 set by the operator: tuneGC changed the percent to %d", got)
+		t.Errorf("GOGC=50 set by the operator: TuneGC changed the percent to %d", got)
 	}
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
-		t.Errorf("GOMEMLIMIT set by the operator: tuneGC changed the limit to %d", got)
+		t.Errorf("GOMEMLIMIT set by the operator: TuneGC changed the limit to %d", got)
 	}
 }
