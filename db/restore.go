@@ -2,6 +2,7 @@ package db
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,13 @@ import (
 // open, so nothing that holds the store has to reopen it. The whole state
 // passes through one transaction, so it costs memory in proportion to the
 // file: snapshots are only installed on a member that fell too far behind.
+//
+// A copy of a schema version newer than this binary's (a snapshot sent by
+// a member already upgraded, during a rolling upgrade) is refused before
+// anything is replaced: this binary would misread its buckets, exactly as
+// Open refuses such a file (schema.go). The error wraps
+// ErrSnapshotSchemaNewer and names both versions; the live file is left as
+// it was.
 func (s *Store) Restore(r io.Reader) error {
 	tmp, err := os.CreateTemp(filepath.Dir(s.path), filepath.Base(s.path)+".restore-*")
 	if err != nil {
@@ -41,6 +49,14 @@ func (s *Store) Restore(r io.Reader) error {
 	return src.View(func(from *bolt.Tx) error {
 		if from.Bucket(bucketMeta) == nil {
 			return fmt.Errorf("restore: the copy is not an enneo-edge database (no meta bucket)")
+		}
+		version, _, err := readSchema(from)
+		if err != nil {
+			return fmt.Errorf("restore: the copy's %w", err)
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("restore: the copy has schema version %d, this enneo-edge knows up to %d "+
+				"(upgrade this member to the release that wrote it): %w", version, SchemaVersion, ErrSnapshotSchemaNewer)
 		}
 		return s.update(func(to *bolt.Tx) error {
 			var old [][]byte
@@ -65,6 +81,10 @@ func (s *Store) Restore(r io.Reader) error {
 		})
 	})
 }
+
+// ErrSnapshotSchemaNewer is a copy given to Restore whose schema version
+// is newer than this binary's SchemaVersion.
+var ErrSnapshotSchemaNewer = errors.New("snapshot schema is newer than this binary's")
 
 // copyBucket copies every key, nested bucket and the sequence of from.
 func copyBucket(to, from *bolt.Bucket) error {
