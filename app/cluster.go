@@ -32,10 +32,15 @@ func (a *App) startCluster() error {
 		peers = append(peers, cluster.Peer{ID: p.Name, Addr: p.Addr})
 	}
 	a.clusterFailed = make(chan error, 1)
+	// Members must agree on what applying a command depends on (site.id,
+	// routing.*): the handshake refuses a peer whose settings differ.
+	var settings cluster.Settings
+	settings.Digest, settings.Summary = a.store.ApplySettings()
 	n, err := cluster.New(cluster.Options{
 		Node: cl.Node, Listen: cl.Listen, Peers: peers, Secret: cl.Secret,
 		ServerTLS: serverTLS, ClientTLS: clientTLS,
 		Dir: clusterDir(a.cfg), Store: a.store, Log: a.log,
+		Settings: settings,
 		OnFail: func(err error) {
 			select {
 			case a.clusterFailed <- err:

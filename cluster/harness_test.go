@@ -60,6 +60,9 @@ type testCluster struct {
 	members []*member
 	route   func(i, j int) string
 	opts    func(*Options)
+	// storeOpts, when set, adjusts member i's database options (its
+	// site.id and routing settings, which the handshake compares).
+	storeOpts func(i int, o *db.Options)
 	// initial members are the first initial ones (0: all); a later one
 	// lists them and itself.
 	initial int
@@ -105,7 +108,11 @@ func (c *testCluster) start(i int) {
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	store, err := db.Open(filepath.Join(m.dir, "edge.db"), db.Options{SiteID: 1})
+	so := db.Options{SiteID: 1}
+	if c.storeOpts != nil {
+		c.storeOpts(i, &so)
+	}
+	store, err := db.Open(filepath.Join(m.dir, "edge.db"), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +141,7 @@ func (c *testCluster) start(i int) {
 		Dir: filepath.Join(m.dir, "raft"), Store: m.count, Log: testLogger(t, m.name),
 		HeartbeatTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond,
 	}
+	o.Settings.Digest, o.Settings.Summary = store.ApplySettings()
 	if c.opts != nil {
 		c.opts(&o)
 	}

@@ -58,6 +58,11 @@ type Options struct {
 	Peers []Peer
 	// Secret is the cluster's shared secret every peer must prove.
 	Secret string
+	// Settings are what applying a command depends on besides the log
+	// (db.Store.ApplySettings); a peer whose Settings differ is refused at
+	// the handshake, both ways (transport.go). The zero value matches
+	// only itself.
+	Settings Settings
 	// ServerTLS and ClientTLS, both set, wrap peer connections in TLS.
 	ServerTLS, ClientTLS *tls.Config
 	// Dir holds raft's log, stable store and snapshots.
@@ -154,6 +159,9 @@ func New(o Options) (*Node, error) {
 	if _, ok := n.addrs[o.Node]; !ok {
 		return nil, fmt.Errorf("cluster.node %q is not in cluster.peers", o.Node)
 	}
+	if len(o.Node) > maxNameLen {
+		return nil, fmt.Errorf("cluster.node %q is longer than %d bytes", o.Node, maxNameLen)
+	}
 	var err error
 	if n.fsm, err = newFSM(o.Store, o.Log, o.OnFail); err != nil {
 		return nil, err
@@ -184,7 +192,7 @@ func New(o Options) (*Node, error) {
 			return nil, fmt.Errorf("cluster.listen %s: %w", o.Listen, err)
 		}
 	}
-	n.mux = newMux(ln, []byte(o.Secret), o.ServerTLS, o.ClientTLS, o.Log)
+	n.mux = newMux(ln, handshake{secret: []byte(o.Secret), name: o.Node, settings: o.Settings}, o.ServerTLS, o.ClientTLS, o.Log)
 	if n.fwd, err = newForwardServer(n); err != nil {
 		_ = ln.Close()
 		_ = logs.Close()

@@ -228,13 +228,13 @@ func TestHandshakeNeedsTheSecretBothWays(t *testing.T) {
 		defer b.Close()
 		done := make(chan error, 1)
 		go func() {
-			_, err := serverHandshake(b, []byte(serverSecret))
+			_, err := serverHandshake(b, handshake{secret: []byte(serverSecret), name: "server"})
 			if err != nil {
 				b.Close()
 			}
 			done <- err
 		}()
-		cerr = clientHandshake(a, []byte(clientSecret), kindRaft)
+		cerr = clientHandshake(a, handshake{secret: []byte(clientSecret), name: "client"}, kindRaft)
 		if cerr != nil {
 			a.Close()
 		}

@@ -21,41 +21,131 @@ import (
 // (hashicorp/raft's NetworkTransport) and this package's forwarding RPCs
 // (a write or a read index asked of the leader). Every connection starts
 // with a handshake that proves, both ways, knowledge of the shared secret,
-// and names its kind; optional mutual TLS wraps it all.
+// names its kind, and compares the members' Settings digests; optional
+// mutual TLS wraps it all.
 //
-//	client → server: magic "EEC1", kind, 32-byte client nonce
-//	server → client: 32-byte server nonce, HMAC(secret, "server", kind, nonces)
-//	client → server: HMAC(secret, "client", kind, nonces)
+//	client → server: magic "EEC2", kind, 32-byte client nonce
+//	server → client: 32-byte server nonce, HMAC(secret, "server", kind, nonces, sd, name),
+//	                 sd, its name (1-byte length, then the bytes)
+//	client → server: HMAC(secret, "client", kind, nonces, sd, name), sd, its name
+//
+// where sd = HMAC(secret, "settings", Settings.Digest): keyed, so that
+// someone without the secret learns nothing of the settings (a digest of
+// a site ID and a few timers is easily guessed). Each side first checks
+// the proof, so a wrong secret is told apart from other settings, then
+// compares sd. The client sends its proof
+// even when the server's digest differs, so that both sides can name the
+// mismatch in their logs. "EEC1" was the handshake without digests; a
+// member that speaks it is refused (errOldHandshake).
 const (
 	kindRaft    byte = 'R'
 	kindForward byte = 'F'
 
 	nonceLen         = 32
+	digestLen        = sha256.Size
+	maxNameLen       = 255
 	handshakeTimeout = 5 * time.Second
 )
 
-var magic = [4]byte{'E', 'E', 'C', '1'}
+var (
+	magic    = [4]byte{'E', 'E', 'C', '2'}
+	oldMagic = [4]byte{'E', 'E', 'C', '1'}
+)
 
 // errHandshake is a peer that does not know the secret (or speaks
 // something else).
 var errHandshake = errors.New("cluster handshake failed: the peer does not know cluster.secret")
 
-func mac(secret []byte, role string, kind byte, cn, sn []byte) []byte {
-	m := hmac.New(sha256.New, secret)
+// errOldHandshake is a peer of an earlier release, whose handshake carries
+// no settings digest.
+var errOldHandshake = errors.New("cluster handshake failed: the peer runs an older enneo-edge " +
+	"(handshake EEC1, without the site.id and routing check); run the same release on every member")
+
+// Settings identify what applying a command depends on besides the
+// command and the state it runs on (db.Store.ApplySettings: site.id and
+// the routing settings). Members whose digests differ would apply the
+// same log to different states, so the handshake refuses them.
+type Settings struct {
+	Digest [digestLen]byte
+	// Summary is the settings in words, for the refusal's message.
+	Summary string
+}
+
+// SettingsMismatchError is a peer that proved the secret but whose
+// Settings digest differs from this member's.
+type SettingsMismatchError struct {
+	Peer, Addr string // its cluster.node name and the address it was seen at
+	Summary    string // this member's settings
+}
+
+func (e *SettingsMismatchError) Error() string {
+	return fmt.Sprintf("cluster.peer %s (%s) has a different site.id or routing config: refused (this member: %s). "+
+		"These settings decide what every replicated command does, so they must be the same on every member: "+
+		"stop all members, make them the same in every member's config, then start them all again "+
+		"(a member restarted with changed settings while the others run stays refused)",
+		e.Peer, e.Addr, e.Summary)
+}
+
+// handshake is what one side brings to a handshake.
+type handshake struct {
+	secret   []byte
+	name     string // this member's cluster.node
+	settings Settings
+}
+
+func (h handshake) mac(role string, kind byte, cn, sn, sd []byte, name string) []byte {
+	m := hmac.New(sha256.New, h.secret)
 	m.Write([]byte(role))
 	m.Write([]byte{kind})
 	m.Write(cn)
 	m.Write(sn)
+	m.Write(sd)
+	m.Write([]byte{byte(len(name))})
+	m.Write([]byte(name))
 	return m.Sum(nil)
 }
 
+// keyed is this side's sd (see the handshake above).
+func (h handshake) keyed() []byte {
+	m := hmac.New(sha256.New, h.secret)
+	m.Write([]byte("settings"))
+	m.Write(h.settings.Digest[:])
+	return m.Sum(nil)
+}
+
+// identity is this side's sd and name as sent.
+func (h handshake) identity() []byte {
+	return append(append(h.keyed(), byte(len(h.name))), h.name...)
+}
+
+// readIdentity reads the peer's sd and name.
+func readIdentity(c net.Conn) (sd []byte, name string, err error) {
+	b := make([]byte, digestLen+1)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return nil, "", err
+	}
+	nb := make([]byte, b[digestLen])
+	if _, err := io.ReadFull(c, nb); err != nil {
+		return nil, "", err
+	}
+	return b[:digestLen], string(nb), nil
+}
+
+// compare returns a SettingsMismatchError when the peer's sd differs.
+func (h handshake) compare(sd []byte, name, addr string) error {
+	if hmac.Equal(sd, h.keyed()) {
+		return nil
+	}
+	return &SettingsMismatchError{Peer: name, Addr: addr, Summary: h.settings.Summary}
+}
+
 // clientHandshake proves the secret on an outgoing connection.
-func clientHandshake(c net.Conn, secret []byte, kind byte) error {
-	return clientHandshakeBy(c, secret, kind, time.Now().Add(handshakeTimeout))
+func clientHandshake(c net.Conn, h handshake, kind byte) error {
+	return clientHandshakeBy(c, h, kind, time.Now().Add(handshakeTimeout))
 }
 
 // clientHandshakeBy is clientHandshake finished by deadline.
-func clientHandshakeBy(c net.Conn, secret []byte, kind byte, deadline time.Time) error {
+func clientHandshakeBy(c net.Conn, h handshake, kind byte, deadline time.Time) error {
 	_ = c.SetDeadline(deadline)
 	defer func() { _ = c.SetDeadline(time.Time{}) }()
 	hello := make([]byte, 5+nonceLen)
@@ -72,21 +162,33 @@ func clientHandshakeBy(c net.Conn, secret []byte, kind byte, deadline time.Time)
 	if _, err := io.ReadFull(c, resp); err != nil {
 		return fmt.Errorf("cluster handshake: %w", err)
 	}
+	sd, name, err := readIdentity(c)
+	if err != nil {
+		return fmt.Errorf("cluster handshake: %w", err)
+	}
 	sn := resp[:nonceLen]
-	if !hmac.Equal(resp[nonceLen:], mac(secret, "server", kind, cn, sn)) {
+	if !hmac.Equal(resp[nonceLen:], h.mac("server", kind, cn, sn, sd, name)) {
 		return errHandshake
 	}
-	_, err := c.Write(mac(secret, "client", kind, cn, sn))
-	return err
+	// Proven even when the settings differ: the server then names this
+	// member in its refusal.
+	proof := append(h.mac("client", kind, cn, sn, h.keyed(), h.name), h.identity()...)
+	if _, err := c.Write(proof); err != nil {
+		return fmt.Errorf("cluster handshake: %w", err)
+	}
+	return h.compare(sd, name, c.RemoteAddr().String())
 }
 
 // serverHandshake checks an incoming connection and returns its kind.
-func serverHandshake(c net.Conn, secret []byte) (byte, error) {
+func serverHandshake(c net.Conn, h handshake) (byte, error) {
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer func() { _ = c.SetDeadline(time.Time{}) }()
 	hello := make([]byte, 5+nonceLen)
 	if _, err := io.ReadFull(c, hello); err != nil {
 		return 0, err
+	}
+	if [4]byte(hello[:4]) == oldMagic {
+		return 0, errOldHandshake
 	}
 	if [4]byte(hello[:4]) != magic {
 		return 0, errHandshake
@@ -99,15 +201,23 @@ func serverHandshake(c net.Conn, secret []byte) (byte, error) {
 	if _, err := rand.Read(sn); err != nil {
 		return 0, err
 	}
-	if _, err := c.Write(append(sn, mac(secret, "server", kind, cn, sn)...)); err != nil {
+	resp := append(sn, h.mac("server", kind, cn, sn, h.keyed(), h.name)...)
+	if _, err := c.Write(append(resp, h.identity()...)); err != nil {
 		return 0, err
 	}
 	proof := make([]byte, sha256.Size)
 	if _, err := io.ReadFull(c, proof); err != nil {
 		return 0, err
 	}
-	if !hmac.Equal(proof, mac(secret, "client", kind, cn, sn)) {
+	sd, name, err := readIdentity(c)
+	if err != nil {
+		return 0, err
+	}
+	if !hmac.Equal(proof, h.mac("client", kind, cn, sn, sd, name)) {
 		return 0, errHandshake
+	}
+	if err := h.compare(sd, name, c.RemoteAddr().String()); err != nil {
+		return 0, err
 	}
 	return kind, nil
 }
@@ -117,7 +227,7 @@ func serverHandshake(c net.Conn, secret []byte) (byte, error) {
 // connections to serveForward.
 type mux struct {
 	ln           net.Listener
-	secret       []byte
+	hs           handshake
 	serverTLS    *tls.Config // nil: plain TCP
 	clientTLS    *tls.Config
 	serveForward func(net.Conn)
@@ -127,15 +237,44 @@ type mux struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// logged throttles the log lines of settings mismatches: raft
+	// redials a refused peer many times a second.
+	loggedMu sync.Mutex
+	logged   map[string]time.Time
 }
 
 var _ raft.StreamLayer = (*mux)(nil)
 
-func newMux(ln net.Listener, secret []byte, serverTLS, clientTLS *tls.Config, log *slog.Logger) *mux {
+func newMux(ln net.Listener, hs handshake, serverTLS, clientTLS *tls.Config, log *slog.Logger) *mux {
 	return &mux{
-		ln: ln, secret: secret, serverTLS: serverTLS, clientTLS: clientTLS, log: log,
-		raftConns: make(chan net.Conn), done: make(chan struct{}),
+		ln: ln, hs: hs, serverTLS: serverTLS, clientTLS: clientTLS, log: log,
+		raftConns: make(chan net.Conn), done: make(chan struct{}), logged: map[string]time.Time{},
 	}
+}
+
+// mismatchLogEvery is how often a settings mismatch with one peer is
+// logged, on each side.
+const mismatchLogEvery = 30 * time.Second
+
+// logMismatch logs err when it is a settings mismatch not logged for
+// that peer and side lately, and reports whether err is one.
+func (m *mux) logMismatch(side string, err error) bool {
+	var sm *SettingsMismatchError
+	if !errors.As(err, &sm) {
+		return false
+	}
+	key, now := side+" "+sm.Peer, time.Now()
+	m.loggedMu.Lock()
+	quiet := now.Sub(m.logged[key]) < mismatchLogEvery
+	if !quiet {
+		m.logged[key] = now
+	}
+	m.loggedMu.Unlock()
+	if !quiet {
+		m.log.Error("cluster: refused a peer with other settings", "side", side, "peer", sm.Peer, "addr", sm.Addr, "err", err)
+	}
+	return true
 }
 
 // run accepts connections until the listener closes.
@@ -170,10 +309,13 @@ func (m *mux) handle(c net.Conn) {
 	if m.serverTLS != nil {
 		c = tls.Server(c, m.serverTLS)
 	}
-	kind, err := serverHandshake(c, m.secret)
+	kind, err := serverHandshake(c, m.hs)
 	if err != nil {
-		m.log.Warn("cluster: refused a peer connection", "remote", c.RemoteAddr().String(), "err", err)
 		_ = c.Close()
+		if m.logMismatch("incoming", err) {
+			return
+		}
+		m.log.Warn("cluster: refused a peer connection", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
 	switch kind {
@@ -213,8 +355,9 @@ func (m *mux) dialCtx(ctx context.Context, addr string, kind byte) (net.Conn, er
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	if err := clientHandshakeBy(c, m.secret, kind, deadline); err != nil {
+	if err := clientHandshakeBy(c, m.hs, kind, deadline); err != nil {
 		_ = c.Close()
+		m.logMismatch("outgoing", err)
 		return nil, fmt.Errorf("peer %s: %w", addr, err)
 	}
 	return c, nil

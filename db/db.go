@@ -67,6 +67,9 @@ type Options struct {
 type Store struct {
 	eng  *engine.Engine
 	path string
+	// site is Options.SiteID (the flow holds it too; ApplySettings
+	// reports it).
+	site int
 	// clock is the one time source of every use case (now below).
 	clock clock.Clock
 	// flow applies the call domain's use cases inside the store's
@@ -119,6 +122,7 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 	return &Store{
 		eng:   eng,
 		path:  path,
+		site:  o.SiteID,
 		clock: clock.Or(o.Clock),
 		flow:  callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
 
