@@ -144,6 +144,11 @@ func TestMemberWithOtherRoutingIsRefused(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	for _, i := range []int{2, l} {
+		if st := c.members[i].node.Status(ctxT(t), false); !strings.Contains(st.Refused, "has a different site.id or routing config") {
+			t.Errorf("%s's status does not show the refusal: %+v", c.members[i].name, st)
+		}
+	}
 	if !strings.Contains(logs["edge-c"].String(), "ring_timeout=25s") {
 		t.Errorf("edge-c's refusal does not show its own settings:\n%s", logs["edge-c"])
 	}

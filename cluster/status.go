@@ -23,8 +23,12 @@ type Status struct {
 	LastLeaderChange time.Time `json:"lastLeaderChange"`
 	LeaderChanges    int64     `json:"leaderChanges"`
 	// Healthy is empty when this member reaches a quorum, else why not.
-	Unhealthy string   `json:"unhealthy,omitempty"`
-	Members   []Member `json:"members"`
+	Unhealthy string `json:"unhealthy,omitempty"`
+	// Refused is the latest peer refused in the last minute because its
+	// site.id or routing settings differ from this member's (either side
+	// of the handshake), else empty.
+	Refused string   `json:"refused,omitempty"`
+	Members []Member `json:"members"`
 }
 
 // Member is one server of raft's configuration.
@@ -36,6 +40,10 @@ type Member struct {
 	// (-1: it did not answer).
 	Lag int64 `json:"lag"`
 }
+
+// refusalShown is how long Status shows a settings refusal: raft redials
+// a refused peer every few seconds, so a mismatch that lasts stays shown.
+const refusalShown = time.Minute
 
 // Status reports this member; with lags it asks every other member how
 // far it has applied (a short RPC each, in parallel).
@@ -52,6 +60,7 @@ func (n *Node) Status(ctx context.Context, lags bool) Status {
 	if err := n.Healthy(); err != nil {
 		st.Unhealthy = err.Error()
 	}
+	st.Refused = n.mux.recentRefusal(refusalShown)
 	f := n.r.GetConfiguration()
 	if wait(ctx, f) != nil {
 		return st

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -242,6 +243,22 @@ type mux struct {
 	// redials a refused peer many times a second.
 	loggedMu sync.Mutex
 	logged   map[string]time.Time
+	// refused is the latest settings mismatch, for Status.
+	refused atomic.Pointer[refusal]
+}
+
+// refusal is a settings mismatch and when it was seen.
+type refusal struct {
+	at  time.Time
+	err string
+}
+
+// recentRefusal is the latest settings mismatch seen within d, or "".
+func (m *mux) recentRefusal(d time.Duration) string {
+	if r := m.refused.Load(); r != nil && time.Since(r.at) <= d {
+		return r.err
+	}
+	return ""
 }
 
 var _ raft.StreamLayer = (*mux)(nil)
@@ -265,6 +282,7 @@ func (m *mux) logMismatch(side string, err error) bool {
 		return false
 	}
 	key, now := side+" "+sm.Peer, time.Now()
+	m.refused.Store(&refusal{at: now, err: err.Error()})
 	m.loggedMu.Lock()
 	quiet := now.Sub(m.logged[key]) < mismatchLogEvery
 	if !quiet {
