@@ -216,7 +216,7 @@ func TestRefusesFileAheadOfLostRaftState(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = New(Options{Node: m.name, Listener: ln, Peers: []Peer{{ID: m.name, Addr: ln.Addr().String()}}, Secret: testSecret,
-		Dir: filepath.Join(m.dir, "raft"), Store: store})
+		Dir: filepath.Join(m.dir, "raft"), Store: store, Settings: settingsOf("test")})
 	if err == nil || !strings.Contains(err.Error(), "raft state") {
 		t.Fatalf("start with a file ahead of a lost raft state: %v", err)
 	}

@@ -60,8 +60,7 @@ type Options struct {
 	Secret string
 	// Settings are what applying a command depends on besides the log
 	// (db.Store.ApplySettings); a peer whose Settings differ is refused at
-	// the handshake, both ways (transport.go). The zero value matches
-	// only itself.
+	// the handshake, both ways (transport.go). Required.
 	Settings Settings
 	// ServerTLS and ClientTLS, both set, wrap peer connections in TLS.
 	ServerTLS, ClientTLS *tls.Config
@@ -161,6 +160,11 @@ func New(o Options) (*Node, error) {
 	}
 	if len(o.Node) > maxNameLen {
 		return nil, fmt.Errorf("cluster.node %q is longer than %d bytes", o.Node, maxNameLen)
+	}
+	if o.Settings.Digest == ([digestLen]byte{}) {
+		// Without it every member would match every other: the check
+		// the handshake makes would be silently off.
+		return nil, errors.New("cluster: no settings digest (Options.Settings, from db.Store.ApplySettings)")
 	}
 	var err error
 	if n.fsm, err = newFSM(o.Store, o.Log, o.OnFail); err != nil {

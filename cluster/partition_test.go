@@ -184,7 +184,8 @@ func TestNonMemberWithoutSecretCannotJoin(t *testing.T) {
 	}
 	in, err := New(Options{
 		Node: "intruder", Listener: ln, Peers: peers, Secret: "not-the-secret-0123456789abcdef0123",
-		Dir: filepath.Join(dir, "raft"), Store: store, Log: testLogger(t, "intruder"),
+		Settings: settingsOf("intruder"),
+		Dir:      filepath.Join(dir, "raft"), Store: store, Log: testLogger(t, "intruder"),
 		HeartbeatTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond,
 	})
 	if err != nil {

@@ -172,3 +172,18 @@ func TestMemberWithOtherRoutingIsRefused(t *testing.T) {
 	c.start(2)
 	waitSame(t, c)
 }
+
+// A member without a settings digest is refused at construction: with
+// zero digests everywhere the handshake's check would pass silently.
+func TestNewNeedsTheSettingsDigest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = New(Options{Node: "edge-a", Listener: ln, Peers: []Peer{{ID: "edge-a", Addr: ln.Addr().String()}},
+		Secret: testSecret, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "no settings digest") {
+		t.Fatalf("New without Settings: %v", err)
+	}
+}
