@@ -84,15 +84,15 @@ func runCluster(args []string) error {
 		_, err := os.Stdout.Write(append(raw, '\n'))
 		return err
 	}
-	return printCluster(raw)
+	return printCluster(os.Stdout, raw)
 }
 
-func printCluster(raw []byte) error {
+func printCluster(out io.Writer, raw []byte) error {
 	var st struct {
-		Node, Role, Leader, LeaderAddr, Unhealthy string
-		Term, AppliedIndex, CommitIndex           uint64
-		LastLeaderChange                          time.Time
-		Members                                   []struct {
+		Node, Role, Leader, LeaderAddr, Unhealthy, Refused string
+		Term, AppliedIndex, CommitIndex                    uint64
+		LastLeaderChange                                   time.Time
+		Members                                            []struct {
 			Node, Addr, Suffrage string
 			Lag                  int64
 		}
@@ -100,12 +100,15 @@ func printCluster(raw []byte) error {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("decode the server's answer: %w", err)
 	}
-	fmt.Printf("node %s: %s, term %d, applied %d, committed %d\n", st.Node, st.Role, st.Term, st.AppliedIndex, st.CommitIndex)
-	fmt.Printf("leader %s (%s), last change %s\n", st.Leader, st.LeaderAddr, st.LastLeaderChange.Format(time.RFC3339))
+	fmt.Fprintf(out, "node %s: %s, term %d, applied %d, committed %d\n", st.Node, st.Role, st.Term, st.AppliedIndex, st.CommitIndex)
+	fmt.Fprintf(out, "leader %s (%s), last change %s\n", st.Leader, st.LeaderAddr, st.LastLeaderChange.Format(time.RFC3339))
 	if st.Unhealthy != "" {
-		fmt.Printf("NOT READY: %s\n", st.Unhealthy)
+		fmt.Fprintf(out, "NOT READY: %s\n", st.Unhealthy)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	if st.Refused != "" {
+		fmt.Fprintf(out, "REFUSED: %s\n", st.Refused)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "MEMBER\tADDRESS\tSUFFRAGE\tLAG")
 	for _, m := range st.Members {
 		lag := fmt.Sprint(m.Lag)

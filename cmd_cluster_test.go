@@ -48,3 +48,21 @@ func TestClusterFlagsAfterTheWords(t *testing.T) {
 		}
 	}
 }
+
+// status prints why the member is not ready and which peer it refused for
+// other site.id/routing settings, beside the members.
+func TestClusterStatusPrintsTheRefusal(t *testing.T) {
+	var out strings.Builder
+	raw := `{"node":"edge-c","role":"candidate","unhealthy":"cluster: this member reaches no quorum: candidate, no leader",` +
+		`"refused":"cluster.peer edge-a (10.0.0.11:8006) has a different site.id or routing config: refused",` +
+		`"members":[{"node":"edge-a","addr":"10.0.0.11:8006","suffrage":"Voter","lag":-1}]}`
+	if err := printCluster(&out, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NOT READY: cluster: this member reaches no quorum",
+		"REFUSED: cluster.peer edge-a (10.0.0.11:8006) has a different site.id or routing config", "unreachable"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

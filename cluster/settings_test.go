@@ -15,7 +15,7 @@ import (
 	"github.com/enneo-edge/enneo-edge/db"
 )
 
-// try runs one handshake between client and server over a pipe.
+// tryHandshake runs one handshake between client and server over a pipe.
 func tryHandshake(client, server handshake) (cerr, serr error) {
 	a, b := net.Pipe()
 	defer a.Close()
