@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Answer is one reply of a running enneo-edge's HTTP API.
@@ -56,4 +57,57 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// Outbox is the part of GET /edge/v1/outbox the process tests read.
+type Outbox struct {
+	Outbox struct {
+		Pending     int64 `json:"pending"`
+		DeadLetters int64 `json:"deadLetters"`
+		Paused      *struct {
+			Status int    `json:"status"`
+			Reason string `json:"reason"`
+		} `json:"paused"`
+	} `json:"outbox"`
+	// Forwarder is nil on a process without [upstream].
+	Forwarder *struct {
+		InFlight  int    `json:"inFlight"`
+		Paused    bool   `json:"paused"`
+		LastError string `json:"lastError"`
+		Lookups   int64  `json:"lookups"`
+		Found     int64  `json:"lookupsFound"`
+	} `json:"forwarder"`
+	DeadLetters []struct {
+		Seq      uint64 `json:"seq"`
+		Status   int    `json:"status"`
+		Reason   string `json:"reason"`
+		Attempts int    `json:"attempts"`
+		Record   struct {
+			Kind string          `json:"kind"`
+			Body json.RawMessage `json:"body"`
+		} `json:"record"`
+	} `json:"deadLetters"`
+}
+
+// Drained tells whether upstream has everything the outbox held: nothing
+// pending and nothing on its way.
+func (o Outbox) Drained() bool {
+	return o.Outbox.Pending == 0 && (o.Forwarder == nil || o.Forwarder.InFlight == 0)
+}
+
+// WaitDrained polls read every 50 ms until the outbox is drained and
+// returns that view; it fails the test when limit passes first.
+func WaitDrained(t testing.TB, limit time.Duration, read func() Outbox) Outbox {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		v := read()
+		if v.Drained() {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained after %s: %+v", limit, v.Outbox)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,13 +25,7 @@ import (
 // follow-up once and in order on the right ticket, and end with every
 // agent's presence equal to the edge's.
 func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
-	calls := 2000
-	if testing.Short() {
-		calls = 300
-	}
-	if v, err := strconv.Atoi(os.Getenv("EDGE_CENTRAL_CALLS")); err == nil && v > 0 {
-		calls = v
-	}
+	calls := pbxscript.Calls(2000, 300, "EDGE_CENTRAL_CALLS")
 	c := fakecentral.New(t, fakecentral.Options{Token: centralToken, Ambiguous: 0.2, Late: 450 * time.Millisecond})
 	// The fake's slow commits come 450 ms after the request, 150 ms after
 	// the edge's timeout; the lookup waits 600 ms more, so a loaded machine
@@ -90,25 +83,12 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 		t.FailNow()
 	}
 	// After-call work ends on the edge's timer; its idle goes to central
-	// too. Once no agent is in a timed state nothing changes any more.
-	deadline := time.Now().Add(30 * time.Second)
-	for settled := false; !settled; {
-		var v agentsView
-		e.get(t, "/edge/v1/agents", &v)
-		settled = true
-		for _, a := range v.Agents {
-			if a.Presence.Call == "acw" || a.Presence.Call == "beingConnected" {
-				settled = false
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agents still in after-call work or ringing: %+v", v.Agents)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// too.
+	get := func(path string, v any) { e.get(t, path, v) }
+	pbxscript.WaitIdle(t, get)
 	ob := e.waitDrained(t, 3*time.Minute)
 	if ob.Outbox.DeadLetters != 0 {
-		t.Fatalf("%d dead letters: %s", ob.Outbox.DeadLetters, ob.DeadLetters)
+		t.Fatalf("%d dead letters: %+v", ob.Outbox.DeadLetters, ob.DeadLetters)
 	}
 
 	snap := c.Snapshot()
@@ -152,21 +132,13 @@ func TestExactlyOnceAtACentralThatDoesNotDeduplicate(t *testing.T) {
 			}
 		}
 	}
-	var agents struct {
-		Agents []struct {
-			ID       int64 `json:"id"`
-			Presence struct {
-				Call string `json:"callRoutingStatus"`
-			} `json:"presence"`
-		} `json:"agents"`
+	atEdge := pbxscript.Presence(get)
+	if len(atEdge) != pbxscript.RoutedAgents+pbxscript.Workers {
+		t.Errorf("%d agents at the edge", len(atEdge))
 	}
-	e.get(t, "/edge/v1/agents", &agents)
-	if len(agents.Agents) != pbxscript.RoutedAgents+pbxscript.Workers {
-		t.Errorf("%d agents at the edge", len(agents.Agents))
-	}
-	for _, a := range agents.Agents {
-		if presence[a.ID] != a.Presence.Call {
-			t.Errorf("agent %d: %q at central, %q at the edge", a.ID, presence[a.ID], a.Presence.Call)
+	for id, st := range atEdge {
+		if presence[id] != st {
+			t.Errorf("agent %d: %q at central, %q at the edge", id, presence[id], st)
 		}
 	}
 }

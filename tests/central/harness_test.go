@@ -100,28 +100,9 @@ func (e *edge) get(t *testing.T, path string, v any) {
 	}
 }
 
-// outbox is the part of GET /edge/v1/outbox the tests read.
-type outbox struct {
-	Outbox struct {
-		Pending     int64 `json:"pending"`
-		DeadLetters int64 `json:"deadLetters"`
-		Stuck       int64 `json:"stuck"`
-	} `json:"outbox"`
-	Forwarder *struct {
-		InFlight int   `json:"inFlight"`
-		Lookups  int64 `json:"lookups"`
-		Found    int64 `json:"lookupsFound"`
-	} `json:"forwarder"`
-	DeadLetters []json.RawMessage `json:"deadLetters"`
-	Stuck       []struct {
-		Seq       uint64 `json:"seq"`
-		LastError string `json:"lastError"`
-	} `json:"stuck"`
-}
-
-func (e *edge) outbox(t *testing.T) outbox {
+func (e *edge) outbox(t *testing.T) edgetest.Outbox {
 	t.Helper()
-	var v outbox
+	var v edgetest.Outbox
 	e.get(t, "/edge/v1/outbox", &v)
 	return v
 }
@@ -129,17 +110,7 @@ func (e *edge) outbox(t *testing.T) outbox {
 // num reads an integer of a decoded answer.
 func num(v any) int64 { return fakecentral.Num(v) }
 
-func (e *edge) waitDrained(t *testing.T, limit time.Duration) outbox {
+func (e *edge) waitDrained(t *testing.T, limit time.Duration) edgetest.Outbox {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		v := e.outbox(t)
-		if v.Outbox.Pending == 0 && (v.Forwarder == nil || v.Forwarder.InFlight == 0) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox not drained after %s: %+v", limit, v.Outbox)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return edgetest.WaitDrained(t, limit, func() edgetest.Outbox { return e.outbox(t) })
 }

@@ -84,11 +84,9 @@ func (c *cluster) verifyCentral(ack *acked, p pbx) {
 			c.t.Errorf("channel %s: native call forwarded as %v", ch, tks[0].Body["routing"])
 		}
 	}
-	var v agentsView
-	p.get("/edge/v1/agents", &v)
-	for _, a := range v.Agents {
-		if snap.Presence[a.ID] != a.Presence.Call {
-			c.t.Errorf("agent %d: %q at central, %q in the cluster", a.ID, snap.Presence[a.ID], a.Presence.Call)
+	for id, st := range pbxscript.Presence(p.get) {
+		if snap.Presence[id] != st {
+			c.t.Errorf("agent %d: %q at central, %q in the cluster", id, snap.Presence[id], st)
 		}
 	}
 }

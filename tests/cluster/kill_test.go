@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,13 +23,7 @@ import (
 // at once, and central received every record exactly once, though a fifth
 // of its answers were ambiguous (the forwarder moves with the leader).
 func TestKillLeaderTwiceAndAFollowerOnce(t *testing.T) {
-	calls := 360
-	if testing.Short() {
-		calls = 140
-	}
-	if v, err := strconv.Atoi(os.Getenv("EDGE_CLUSTER_CALLS")); err == nil && v > 0 {
-		calls = v
-	}
+	calls := pbxscript.Calls(360, 140, "EDGE_CLUSTER_CALLS")
 	c := newCluster(t, options{extra: routingConfig(), ambiguous: 0.2})
 	var rr atomic.Int64
 	setup := c.pbx(t, &rr)

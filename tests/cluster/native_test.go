@@ -143,13 +143,9 @@ func ringOut(t *testing.T, raw json.RawMessage, rung, next int64) {
 // presenceOf is the agent's callRoutingStatus as the cluster has it.
 func presenceOf(t *testing.T, p pbx, id int64) string {
 	t.Helper()
-	var v agentsView
-	p.get("/edge/v1/agents", &v)
-	for _, a := range v.Agents {
-		if a.ID == id {
-			return a.Presence.Call
-		}
+	st, ok := pbxscript.Presence(p.get)[id]
+	if !ok {
+		t.Fatalf("agent %d not in /edge/v1/agents", id)
 	}
-	t.Fatalf("agent %d not in /edge/v1/agents", id)
-	return ""
+	return st
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
@@ -102,29 +103,12 @@ func runLoad(t *testing.T, c *cluster, nodes []*node, from, to int, ack *acked, 
 // ringing) and central has everything: then nothing changes any more.
 func settle(t *testing.T, c *cluster, p pbx) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var v agentsView
-		p.get("/edge/v1/agents", &v)
-		busy := ""
-		for _, a := range v.Agents {
-			if a.Presence.Call == "acw" || a.Presence.Call == "beingConnected" {
-				busy = fmt.Sprintf("agent %d is %s", a.ID, a.Presence.Call)
-			}
-		}
-		if busy == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agents still timed after 30 s: %s", busy)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	deadline = time.Now().Add(60 * time.Second)
+	pbxscript.WaitIdle(t, p.get)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		lead := c.leader()
 		if lead != nil {
-			var v outboxView
+			var v edgetest.Outbox
 			a := lead.must(t, http.MethodGet, "/edge/v1/outbox", "")
 			if err := json.Unmarshal(a.Raw, &v); err != nil {
 				t.Fatalf("outbox: %v in %s", err, a.Raw)
@@ -132,7 +116,7 @@ func settle(t *testing.T, c *cluster, p pbx) {
 			if v.Outbox.DeadLetters != 0 {
 				t.Fatalf("%d dead letters: %s", v.Outbox.DeadLetters, a.Raw)
 			}
-			if v.Outbox.Pending == 0 && (v.Forwarder == nil || v.Forwarder.InFlight == 0) {
+			if v.Drained() {
 				return
 			}
 		}
@@ -141,25 +125,4 @@ func settle(t *testing.T, c *cluster, p pbx) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// agentsView is GET /edge/v1/agents as the tests read it.
-type agentsView struct {
-	Agents []struct {
-		ID       int64 `json:"id"`
-		Presence struct {
-			Call string `json:"callRoutingStatus"`
-		} `json:"presence"`
-	} `json:"agents"`
-}
-
-// outboxView is the part of GET /edge/v1/outbox the tests read.
-type outboxView struct {
-	Outbox struct {
-		Pending     int64 `json:"pending"`
-		DeadLetters int64 `json:"deadLetters"`
-	} `json:"outbox"`
-	Forwarder *struct {
-		InFlight int `json:"inFlight"`
-	} `json:"forwarder"`
 }

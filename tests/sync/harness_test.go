@@ -108,46 +108,16 @@ func (p *proc) get(t *testing.T, path string, v any) {
 	}
 }
 
-// outboxView is the part of GET /edge/v1/outbox the tests read.
-type outboxView struct {
-	Outbox struct {
-		Pending     int64 `json:"pending"`
-		DeadLetters int64 `json:"deadLetters"`
-		Paused      *struct {
-			Status int    `json:"status"`
-			Reason string `json:"reason"`
-		} `json:"paused"`
-	} `json:"outbox"`
-	Forwarder *struct {
-		InFlight  int    `json:"inFlight"`
-		Paused    bool   `json:"paused"`
-		LastError string `json:"lastError"`
-	} `json:"forwarder"`
-	DeadLetters []struct {
-		Seq      uint64 `json:"seq"`
-		Status   int    `json:"status"`
-		Reason   string `json:"reason"`
-		Attempts int    `json:"attempts"`
-		Record   struct {
-			Kind string          `json:"kind"`
-			Body json.RawMessage `json:"body"`
-		} `json:"record"`
-	} `json:"deadLetters"`
-}
-
-func (p *proc) outbox(t *testing.T) outboxView {
+func (p *proc) outbox(t *testing.T) edgetest.Outbox {
 	t.Helper()
-	var v outboxView
+	var v edgetest.Outbox
 	p.get(t, "/edge/v1/outbox", &v)
 	return v
 }
 
 func (p *proc) waitDrained(t *testing.T, limit time.Duration) {
 	t.Helper()
-	edgetest.WaitFor(t, "the outbox to drain", limit, func() bool {
-		v := p.outbox(t)
-		return v.Outbox.Pending == 0 && (v.Forwarder == nil || v.Forwarder.InFlight == 0)
-	})
+	edgetest.WaitDrained(t, limit, func() edgetest.Outbox { return p.outbox(t) })
 }
 
 // send posts n calls from clients goroutines, channelIds prefix-0..n-1,
