@@ -71,9 +71,9 @@ func (w worker) call(i int) {
 	w.script.Call(i)
 }
 
-// runLoad sends calls from..to-1 from pbxscript.Workers workers, each a PBX that
-// knows the URLs of nodes, and returns when all are done; progress counts
-// finished calls for the test's kill schedule.
+// runLoad sends calls from..to-1 from pbxscript.Workers workers, each a
+// PBX that knows the URLs of nodes, and returns when all are done;
+// progress counts finished calls for the test's kill schedule.
 func runLoad(t *testing.T, c *cluster, nodes []*node, from, to int, ack *acked, progress *atomic.Int64) {
 	next := make(chan int)
 	var (
