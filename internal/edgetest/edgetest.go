@@ -1,6 +1,7 @@
-// Package edgetest builds the real enneo-edge binary and runs it as a
-// child process for the tests that kill, restart or network it (tests/crash,
-// tests/sync).
+// Package edgetest builds the real enneo-edge binary, writes its config
+// and runs it as a child process for the tests that kill, restart or
+// network it (tests/crash, tests/sync, tests/central, tests/cluster), and
+// sends requests to its API (Do).
 package edgetest
 
 import (

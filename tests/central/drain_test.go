@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
 )
 
@@ -62,10 +63,10 @@ func fill(t *testing.T, e *edge, n int) {
 		wg.Go(func() {
 			client := &http.Client{Timeout: 10 * time.Second}
 			for i := range next {
-				a, err := do(client, e.URL, "POST", "/api/mind/telephony/callReceived",
+				a, err := edgetest.Do(client, e.URL, edgeToken, "POST", "/api/mind/telephony/callReceived",
 					fmt.Sprintf(`{"routing":"none","channelId":"d-%d","phone":"+4940%07d"}`, i, i))
-				if err != nil || a.code != http.StatusOK {
-					t.Errorf("call %d: %v %d %s", i, err, a.code, a.raw)
+				if err != nil || a.Code != http.StatusOK {
+					t.Errorf("call %d: %v %d %s", i, err, a.Code, a.Raw)
 					return
 				}
 			}

@@ -56,21 +56,21 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	for _, id := range []int{1, 2} {
 		e.must(t, client, "PATCH", fmt.Sprintf("/api/mind/profile/%d/routingStatus", id), `{"callRoutingStatus":"idle"}`)
 	}
-	entry := func(ticket int64) answer {
+	entry := func(ticket int64) edgetest.Answer {
 		return e.must(t, client, "GET", fmt.Sprintf("/api/mind/telephony/getRouting?ticketId=%d", ticket), "")
 	}
 
-	a := num(e.must(t, client, "POST", "/api/mind/telephony/callReceived", `{"routing":"native","subchannelId":7,"channelId":"pull-a"}`).body["ticketId"])
-	if q := entry(a); q.body["status"] != "assigned" || num(q.body["assignedUserId"]) != 1 || num(q.body["primaryTagId"]) != 5 {
-		t.Fatalf("call on line 7 not offered to the agent with skill 5: %s", q.raw)
+	a := num(e.must(t, client, "POST", "/api/mind/telephony/callReceived", `{"routing":"native","subchannelId":7,"channelId":"pull-a"}`).Body["ticketId"])
+	if q := entry(a); q.Body["status"] != "assigned" || num(q.Body["assignedUserId"]) != 1 || num(q.Body["primaryTagId"]) != 5 {
+		t.Fatalf("call on line 7 not offered to the agent with skill 5: %s", q.Raw)
 	}
 	// A refresh while it rings takes skill 5 from agent 1 and adds agent 3.
 	c.SetDirectory(`{"agents":[{"userId":1,"name":"Ann B","skills":[8]},{"userId":2,"name":"Bo","skills":[6]},{"userId":3,"name":"Cy","skills":[5]}]}`,
 		`[{"id":7,"channel":"phone","settings":{"acdRingTimeSeconds":2,"acdAcwSeconds":1,"primaryTagId":5}}]`)
 	edgetest.WaitFor(t, "the refresh", 10*time.Second, func() bool { _, _, _, ok := e.agent(t, 3); return ok })
 	time.Sleep(2500 * time.Millisecond) // past the new ring time
-	if q := entry(a); q.body["status"] != "assigned" || num(q.body["assignedUserId"]) != 1 {
-		t.Fatalf("the refresh broke the ringing call (skills or ring time): %s", q.raw)
+	if q := entry(a); q.Body["status"] != "assigned" || num(q.Body["assignedUserId"]) != 1 {
+		t.Fatalf("the refresh broke the ringing call (skills or ring time): %s", q.Raw)
 	}
 	e.must(t, client, "POST", "/api/mind/telephony/agentConnected", fmt.Sprintf(`{"userId":1,"ticketId":%d}`, a))
 	e.must(t, client, "POST", "/api/mind/telephony/callCompleted", `{"channelId":"pull-a","transcript":[]}`)
@@ -80,13 +80,13 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 	// (logged in, on a break), who then rings for line 7's 2 s and is
 	// notResponding.
 	e.must(t, client, "PATCH", "/api/mind/profile/3/routingStatus", `{"callRoutingStatus":"unavailable"}`)
-	b := num(e.must(t, client, "POST", "/api/mind/telephony/callReceived", `{"routing":"native","subchannelId":7,"channelId":"pull-b"}`).body["ticketId"])
-	if q := entry(b); q.body["status"] != "waitingForAgent" {
-		t.Fatalf("call routed to an agent without skill 5: %s", q.raw)
+	b := num(e.must(t, client, "POST", "/api/mind/telephony/callReceived", `{"routing":"native","subchannelId":7,"channelId":"pull-b"}`).Body["ticketId"])
+	if q := entry(b); q.Body["status"] != "waitingForAgent" {
+		t.Fatalf("call routed to an agent without skill 5: %s", q.Raw)
 	}
 	e.must(t, client, "PATCH", "/api/mind/profile/3/routingStatus", `{"callRoutingStatus":"idle"}`)
-	if q := entry(b); num(q.body["assignedUserId"]) != 3 {
-		t.Fatalf("call not offered to agent 3: %s", q.raw)
+	if q := entry(b); num(q.Body["assignedUserId"]) != 3 {
+		t.Fatalf("call not offered to agent 3: %s", q.Raw)
 	}
 	edgetest.WaitFor(t, "line 7's ring time (2 s) over", 6*time.Second, func() bool { _, _, p, _ := e.agent(t, 3); return p == "notResponding" })
 
@@ -98,8 +98,8 @@ func TestDirectoryFromCentralDrivesRouting(t *testing.T) {
 		t.Fatalf("agent 3 after restart without central: %q %v %v", name, skills, ok)
 	}
 	e.must(t, client, "PATCH", "/api/mind/profile/3/routingStatus", `{"callRoutingStatus":"idle"}`)
-	if q := entry(b); q.body["status"] != "assigned" || num(q.body["assignedUserId"]) != 3 {
-		t.Fatalf("waiting call not offered again from the last-known copy: %s", q.raw)
+	if q := entry(b); q.Body["status"] != "assigned" || num(q.Body["assignedUserId"]) != 3 {
+		t.Fatalf("waiting call not offered again from the last-known copy: %s", q.Raw)
 	}
 	var st struct {
 		Upstream struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/fakecentral"
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
 func num(v any) int64 { return fakecentral.Num(v) }
@@ -76,18 +77,16 @@ func (c *cluster) verifyCentral(ack *acked, p pbx) {
 			c.t.Errorf("channel %s (kind %d): %d tickets at central", ch, kind, len(tks))
 			continue
 		}
-		if got := tks[0].Applied; !slices.Equal(got, wantApplied[kind]) {
-			c.t.Errorf("channel %s (kind %d): central applied %v, want %v", ch, kind, got, wantApplied[kind])
+		if got := tks[0].Applied; !slices.Equal(got, applied(kind)) {
+			c.t.Errorf("channel %s (kind %d): central applied %v, want %v", ch, kind, got, applied(kind))
 		}
-		if (kind == kindNativeRouted || kind == kindNativeDeclined) && tks[0].Body["routing"] != "external" {
+		if (kind == pbxscript.NativeRouted || kind == pbxscript.NativeDeclined) && tks[0].Body["routing"] != "external" {
 			c.t.Errorf("channel %s: native call forwarded as %v", ch, tks[0].Body["routing"])
 		}
 	}
-	var v agentsView
-	p.get("/edge/v1/agents", &v)
-	for _, a := range v.Agents {
-		if snap.Presence[a.ID] != a.Presence.Call {
-			c.t.Errorf("agent %d: %q at central, %q in the cluster", a.ID, snap.Presence[a.ID], a.Presence.Call)
+	for id, st := range pbxscript.Presence(p.get) {
+		if snap.Presence[id] != st {
+			c.t.Errorf("agent %d: %q at central, %q in the cluster", id, snap.Presence[id], st)
 		}
 	}
 }
@@ -105,7 +104,7 @@ func (c *cluster) verifyMetrics(index uint64) {
 		a := n.must(c.t, "GET", "/metrics", "")
 		m := map[string]float64{}
 		lags := 0
-		for _, line := range strings.Split(string(a.raw), "\n") {
+		for _, line := range strings.Split(string(a.Raw), "\n") {
 			name, val, ok := strings.Cut(line, " ")
 			if !ok || !strings.HasPrefix(name, "edge_cluster_") {
 				continue

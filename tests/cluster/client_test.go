@@ -1,50 +1,32 @@
 package cluster
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
-// answer is one reply of a node.
+// answer is one reply of a node and which node gave it.
 type answer struct {
-	code int
-	raw  []byte
-	body map[string]any
-	node string // which node answered
+	edgetest.Answer
+	node string
 }
 
-// do sends one request; err is a transport error.
+// do sends one request with the test's token; err is a transport error.
 func do(client *http.Client, base, method, path, body string) (answer, error) {
-	req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-	if err != nil {
-		return answer{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+edgeToken)
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return answer{}, err
-	}
-	a := answer{code: resp.StatusCode, raw: raw}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	_ = dec.Decode(&a.body)
-	return a, nil
+	a, err := edgetest.Do(client, base, edgeToken, method, path, body)
+	return answer{Answer: a}, err
 }
 
 // retryable is what makes a PBX try the next URL: no answer, or a 5xx
 // (the node has no quorum, is shutting down or failed).
-func retryable(a answer, err error) bool { return err != nil || a.code >= 500 }
+func retryable(a answer, err error) bool { return err != nil || a.Code >= 500 }
 
 // pbx plays a phone system that knows every node's URL and, like Kamailio's
 // failover= or an Asterisk loop over URLs, sends each request to the next
@@ -84,7 +66,7 @@ func (p pbx) send(method, path, body string) answer {
 			return a
 		}
 		if time.Now().After(deadline) {
-			p.t.Errorf("%s %s %s: no answer from any node for %s: last %v %d %s", method, path, body, p.limit, err, a.code, a.raw)
+			p.t.Errorf("%s %s %s: no answer from any node for %s: last %v %d %s", method, path, body, p.limit, err, a.Code, a.Raw)
 			return a
 		}
 		if (try+1)%len(p.nodes) == 0 {
@@ -97,18 +79,24 @@ func (p pbx) send(method, path, body string) answer {
 func (p pbx) must(method, path, body string) answer {
 	p.t.Helper()
 	a := p.send(method, path, body)
-	if a.code != http.StatusOK {
-		p.t.Errorf("%s %s %s: %d %s (from %s)", method, path, body, a.code, a.raw, a.node)
+	if a.Code != http.StatusOK {
+		p.t.Errorf("%s %s %s: %d %s (from %s)", method, path, body, a.Code, a.Raw, a.node)
 	}
 	return a
+}
+
+// sender is must as the call script's Sender: the script's requests go
+// round-robin over the nodes, failing over with the same body.
+func (p pbx) sender() pbxscript.Sender {
+	return func(method, path, body string) edgetest.Answer { return p.must(method, path, body).Answer }
 }
 
 // get decodes a 200 answer of path into v.
 func (p pbx) get(path string, v any) {
 	p.t.Helper()
 	a := p.must(http.MethodGet, path, "")
-	if err := json.Unmarshal(a.raw, v); err != nil {
-		p.t.Fatalf("GET %s: %v in %s", path, err, a.raw)
+	if err := json.Unmarshal(a.Raw, v); err != nil {
+		p.t.Fatalf("GET %s: %v in %s", path, err, a.Raw)
 	}
 }
 
@@ -121,13 +109,13 @@ func (n *node) must(t *testing.T, method, path, body string) answer {
 		a, err := do(statusClient, n.base, method, path, body)
 		a.node = n.name
 		if !retryable(a, err) {
-			if a.code != http.StatusOK {
-				t.Errorf("%s %s on %s: %d %s", method, path, n.name, a.code, a.raw)
+			if a.Code != http.StatusOK {
+				t.Errorf("%s %s on %s: %d %s", method, path, n.name, a.Code, a.Raw)
 			}
 			return a
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s %s on %s: no answer for 30 s: %v %d %s", method, path, n.name, err, a.code, a.raw)
+			t.Fatalf("%s %s on %s: no answer for 30 s: %v %d %s", method, path, n.name, err, a.Code, a.Raw)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -140,8 +128,8 @@ func (n *node) ticketOn(t *testing.T, id int64) (json.RawMessage, string) {
 	var v struct {
 		Ticket json.RawMessage `json:"ticket"`
 	}
-	if err := json.Unmarshal(a.raw, &v); err != nil {
-		t.Fatalf("ticket %d on %s: %v in %s", id, n.name, err, a.raw)
+	if err := json.Unmarshal(a.Raw, &v); err != nil {
+		t.Fatalf("ticket %d on %s: %v in %s", id, n.name, err, a.Raw)
 	}
 	var tk struct {
 		ChannelID string `json:"channelId"`

@@ -9,9 +9,7 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -69,18 +67,6 @@ type options struct {
 
 var names = []string{"edge-a", "edge-b", "edge-c"}
 
-// freeAddr reserves a loopback port by binding and releasing it; the
-// process binds it again moments later.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // newCluster writes the configs and starts three nodes, then waits until
 // they agree on a leader.
 func newCluster(t *testing.T, o options) *cluster {
@@ -92,7 +78,7 @@ func newCluster(t *testing.T, o options) *cluster {
 		if o.dataDir != nil {
 			dir = o.dataDir(i)
 		}
-		n := &node{name: name, dir: dir, api: freeAddr(t), peer: freeAddr(t)}
+		n := &node{name: name, dir: dir, api: edgetest.FreeAddr(t), peer: edgetest.FreeAddr(t)}
 		n.base = "http://" + n.api
 		c.nodes = append(c.nodes, n)
 	}
@@ -128,36 +114,23 @@ func (c *cluster) writeConfig(i int, extra string) string {
 		}
 		peers = append(peers, fmt.Sprintf("%q", m.name+"="+addr))
 	}
-	cfg := fmt.Sprintf(`[server]
-listen = %q
-[storage]
-path = %q
-[site]
-id = 3
-[auth]
-tokens = [%q]
-[upstream]
-url = %q
-token = %q
-workers = 8
-timeout = "300ms"
-lookup_delay = "600ms"
-backoff_min = "5ms"
-backoff_max = "200ms"
-paused_retry = "100ms"
-pull_interval = "0s"
-[cluster]
+	return edgetest.WriteConfig(c.t, filepath.Join(c.t.TempDir(), "enneo-edge.toml"), edgetest.Config{
+		Listen: n.api,
+		DB:     filepath.Join(n.dir, "edge.db"),
+		Site:   3,
+		Token:  edgeToken,
+		Upstream: &edgetest.Upstream{
+			URL: c.central.URL(), Token: centralToken, Workers: 8, Timeout: "300ms",
+			BackoffMin: "5ms", BackoffMax: "200ms", PausedRetry: "100ms",
+			Extra: "lookup_delay = \"600ms\"\npull_interval = \"0s\"\n",
+		},
+		Extra: fmt.Sprintf(`[cluster]
 node = %q
 listen = %q
 peers = [%s]
 secret = %q
-%s`, n.api, filepath.Join(n.dir, "edge.db"), edgeToken, c.central.URL(), centralToken,
-		n.name, n.peer, strings.Join(peers, ", "), secret, extra)
-	path := filepath.Join(c.t.TempDir(), "enneo-edge.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		c.t.Fatal(err)
-	}
-	return path
+%s`, n.name, n.peer, strings.Join(peers, ", "), secret, extra),
+	})
 }
 
 func (n *node) start(t *testing.T, env ...string) {
@@ -217,11 +190,11 @@ func (n *node) status() (clusterStatus, error) {
 	if err != nil {
 		return s, err
 	}
-	if a.code != http.StatusOK {
-		return s, fmt.Errorf("GET /edge/v1/cluster on %s: %d %s", n.name, a.code, a.raw)
+	if a.Code != http.StatusOK {
+		return s, fmt.Errorf("GET /edge/v1/cluster on %s: %d %s", n.name, a.Code, a.Raw)
 	}
-	if err := json.Unmarshal(a.raw, &s); err != nil {
-		return s, fmt.Errorf("GET /edge/v1/cluster on %s: %w in %s", n.name, err, a.raw)
+	if err := json.Unmarshal(a.Raw, &s); err != nil {
+		return s, fmt.Errorf("GET /edge/v1/cluster on %s: %w in %s", n.name, err, a.Raw)
 	}
 	return s, nil
 }

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
 // TestKillLeaderTwiceAndAFollowerOnce: eight PBX clients send calls of
@@ -24,17 +23,11 @@ import (
 // at once, and central received every record exactly once, though a fifth
 // of its answers were ambiguous (the forwarder moves with the leader).
 func TestKillLeaderTwiceAndAFollowerOnce(t *testing.T) {
-	calls := 360
-	if testing.Short() {
-		calls = 140
-	}
-	if v, err := strconv.Atoi(os.Getenv("EDGE_CLUSTER_CALLS")); err == nil && v > 0 {
-		calls = v
-	}
-	c := newCluster(t, options{extra: routingConfig, ambiguous: 0.2})
+	calls := pbxscript.Calls(360, 140, "EDGE_CLUSTER_CALLS")
+	c := newCluster(t, options{extra: routingConfig(), ambiguous: 0.2})
 	var rr atomic.Int64
 	setup := c.pbx(t, &rr)
-	setupAgents(t, setup)
+	pbxscript.SetupAgents(t, setup.sender())
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -117,13 +110,13 @@ func (c *cluster) firstAnswerAfter(t *testing.T, killedAt time.Time, dead *node,
 			continue
 		}
 		a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-		if err == nil && a.code == http.StatusOK {
+		if err == nil && a.Code == http.StatusOK {
 			took := time.Since(killedAt)
-			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+			ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 			return took
 		}
-		if err == nil && a.code < 500 {
-			t.Errorf("probe %s on %s: %d %s", ch, n.name, a.code, a.raw)
+		if err == nil && a.Code < 500 {
+			t.Errorf("probe %s on %s: %d %s", ch, n.name, a.Code, a.Raw)
 			return 0
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -36,8 +36,8 @@ func TestKillAllThreeAtOnce(t *testing.T) {
 				sent.Store(ch, body)
 				n := c.nodes[(w+i)%len(c.nodes)]
 				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+				if err == nil && a.Code == http.StatusOK {
+					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 				}
 			}
 		})
@@ -73,7 +73,7 @@ func TestKillAllThreeAtOnce(t *testing.T) {
 		ack.mu.Unlock()
 		if !ok {
 			a := p.must("POST", "/api/mind/telephony/callReceived", v.(string))
-			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+			ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 		}
 		return true
 	})

@@ -27,7 +27,7 @@ func TestReplaceDeadMemberFromTheOthers(t *testing.T) {
 		for i := range n {
 			ch := fmt.Sprintf("%s-%d", prefix, i)
 			a := p.must("POST", "/api/mind/telephony/callReceived", fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930444%04d"}`, ch, i))
-			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+			ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 		}
 	}
 	calls("before", 30, p)

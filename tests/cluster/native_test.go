@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
 // nativeConfig: a ring timeout short enough to run out during the test.
@@ -36,13 +38,13 @@ func TestNativeRoutingAcrossFailover(t *testing.T) {
 	ack := newAcked()
 	receive := func(ch string) (ticket, agent int64) {
 		a := p.must("POST", "/api/mind/telephony/callReceived", fmt.Sprintf(`{"routing":"native","subchannelId":1,"channelId":%q}`, ch))
-		ticket = num(a.body["ticketId"])
-		ack.add(t, ch, kindNativeRouted, ticket)
+		ticket = num(a.Body["ticketId"])
+		ack.add(t, ch, pbxscript.NativeRouted, ticket)
 		r := p.must("GET", fmt.Sprintf("/api/mind/telephony/getRouting?ticketId=%d", ticket), "")
-		if r.body["status"] != "assigned" {
-			t.Fatalf("%s not offered at once with an agent idle: %s", ch, r.raw)
+		if r.Body["status"] != "assigned" {
+			t.Fatalf("%s not offered at once with an agent idle: %s", ch, r.Raw)
 		}
-		return ticket, num(r.body["assignedUserId"])
+		return ticket, num(r.Body["assignedUserId"])
 	}
 	connected, talking := receive("n-connected")
 	p.must("POST", "/api/mind/telephony/agentConnected", fmt.Sprintf(`{"userId":%d,"ticketId":%d}`, talking, connected))
@@ -63,11 +65,11 @@ func TestNativeRoutingAcrossFailover(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := p.must("GET", fmt.Sprintf("/api/mind/telephony/getRouting?ticketId=%d", ringing), "")
-		if r.body["status"] == "assigned" && num(r.body["assignedUserId"]) == free {
+		if r.Body["status"] == "assigned" && num(r.Body["assignedUserId"]) == free {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the ringing call was not offered to agent %d within 30 s of the failover: %s", free, r.raw)
+			t.Fatalf("the ringing call was not offered to agent %d within 30 s of the failover: %s", free, r.Raw)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -141,13 +143,9 @@ func ringOut(t *testing.T, raw json.RawMessage, rung, next int64) {
 // presenceOf is the agent's callRoutingStatus as the cluster has it.
 func presenceOf(t *testing.T, p pbx, id int64) string {
 	t.Helper()
-	var v agentsView
-	p.get("/edge/v1/agents", &v)
-	for _, a := range v.Agents {
-		if a.ID == id {
-			return a.Presence.Call
-		}
+	st, ok := pbxscript.Presence(p.get)[id]
+	if !ok {
+		t.Fatalf("agent %d not in /edge/v1/agents", id)
 	}
-	t.Fatalf("agent %d not in /edge/v1/agents", id)
-	return ""
+	return st
 }

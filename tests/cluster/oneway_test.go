@@ -26,8 +26,8 @@ func TestOneWayPartitionIsNotReady(t *testing.T) {
 		a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived",
 			fmt.Sprintf(`{"routing":"none","channelId":"oneway-%s"}`, n.name))
 		r, rerr := do(client, n.base, http.MethodGet, "/readyz", "")
-		if err == nil && a.code != http.StatusOK && rerr == nil && r.code == http.StatusOK {
-			t.Errorf("%s refuses writes (%d %s) but /readyz says 200", n.name, a.code, a.raw)
+		if err == nil && a.Code != http.StatusOK && rerr == nil && r.Code == http.StatusOK {
+			t.Errorf("%s refuses writes (%d %s) but /readyz says 200", n.name, a.Code, a.Raw)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/enneo-edge/enneo-edge/internal/edgetest"
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
 // TestPartitionedNodeAnswersNoWrite cuts the leader off from the other two
@@ -20,9 +21,9 @@ import (
 // node first; after healing, the cut-off node catches up, takes writes
 // again, and every node holds the same tickets.
 func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
-	c := newCluster(t, options{proxied: true, extra: routingConfig, ambiguous: 0.2})
+	c := newCluster(t, options{proxied: true, extra: routingConfig(), ambiguous: 0.2})
 	var rr atomic.Int64
-	setupAgents(t, c.pbx(t, &rr))
+	pbxscript.SetupAgents(t, c.pbx(t, &rr).sender())
 	ack := newAcked()
 	var progress atomic.Int64
 	// The cut comes while calls of every kind arrive and the leader's
@@ -73,14 +74,14 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 				case err != nil:
 					t.Logf("%s %s to the cut-off node: %v (%s after the cut)", w.method, w.path, err, time.Since(cutAt).Round(time.Millisecond))
 					continue
-				case a.code == http.StatusOK:
-					t.Errorf("the cut-off node answered %s %s 200 %s after the cut: %s", w.method, w.path, time.Since(cutAt).Round(time.Millisecond), a.raw)
-				case a.code != http.StatusServiceUnavailable:
-					t.Errorf("the cut-off node answered %s %s %d, want 503: %s", w.method, w.path, a.code, a.raw)
-				case !clearNoQuorum(a.raw):
-					t.Errorf("the cut-off node's 503 does not say why (quorum, leader, outcome unknown): %s", a.raw)
+				case a.Code == http.StatusOK:
+					t.Errorf("the cut-off node answered %s %s 200 %s after the cut: %s", w.method, w.path, time.Since(cutAt).Round(time.Millisecond), a.Raw)
+				case a.Code != http.StatusServiceUnavailable:
+					t.Errorf("the cut-off node answered %s %s %d, want 503: %s", w.method, w.path, a.Code, a.Raw)
+				case !clearNoQuorum(a.Raw):
+					t.Errorf("the cut-off node's 503 does not say why (quorum, leader, outcome unknown): %s", a.Raw)
 				default:
-					t.Logf("%s %s: 503 %s after the cut: %s", w.method, w.path, time.Since(cutAt).Round(time.Millisecond), a.raw)
+					t.Logf("%s %s: 503 %s after the cut: %s", w.method, w.path, time.Since(cutAt).Round(time.Millisecond), a.Raw)
 					if w.ch != "" {
 						mu.Lock()
 						refused = append(refused, w.ch)
@@ -98,7 +99,7 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 	}
 	edgetest.WaitFor(t, "the cut-off node's /readyz to answer 503", 15*time.Second, func() bool {
 		a, err := do(client, cut.base, http.MethodGet, "/readyz", "")
-		return err == nil && a.code == http.StatusServiceUnavailable
+		return err == nil && a.Code == http.StatusServiceUnavailable
 	})
 	t.Logf("the cut-off node's /readyz answered 503 %s after the cut", time.Since(cutAt).Round(time.Millisecond))
 	// Once it knows it has no leader, a write is refused for that reason.
@@ -122,7 +123,7 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 	two := c.pbxOn(t, &rr, majority...)
 	for _, ch := range refused[:len(refused)/2] {
 		a := two.must(http.MethodPost, "/api/mind/telephony/callReceived", fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930555"}`, ch))
-		ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+		ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 	}
 	refused = refused[len(refused)/2:]
 	if t.Failed() {
@@ -145,7 +146,7 @@ func TestPartitionedNodeAnswersNoWrite(t *testing.T) {
 	for _, ch := range refused {
 		a := cut.must(t, http.MethodPost, "/api/mind/telephony/callReceived",
 			fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930555"}`, ch))
-		ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+		ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 	}
 	settle(t, c, c.pbx(t, &rr))
 	c.waitCaughtUp(30 * time.Second)
@@ -169,10 +170,10 @@ func do503(t *testing.T, client *http.Client, n *node, ch string) []byte {
 	t.Helper()
 	a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived",
 		fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930555"}`, ch))
-	if err != nil || a.code != http.StatusServiceUnavailable {
-		t.Fatalf("a write on %s: %v %d %s, want 503", n.name, err, a.code, a.raw)
+	if err != nil || a.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a write on %s: %v %d %s, want 503", n.name, err, a.Code, a.Raw)
 	}
-	return a.raw
+	return a.Raw
 }
 
 // index is n's position in c.nodes.

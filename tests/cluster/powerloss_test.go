@@ -60,7 +60,7 @@ func TestPowerLossOnOneNode(t *testing.T) {
 	for i := range 20 {
 		ch := fmt.Sprintf("pre-%d", i)
 		a := before.must("POST", "/api/mind/telephony/callReceived", fmt.Sprintf(`{"routing":"none","channelId":%q}`, ch))
-		ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+		ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 	}
 	first.kill(t)
 	c.waitLeaderAmong([]*node{cut, other}, 30*time.Second)
@@ -88,8 +88,8 @@ func TestPowerLossOnOneNode(t *testing.T) {
 				sent.Store(ch, body)
 				n := running[rand.IntN(len(running))]
 				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+				if err == nil && a.Code == http.StatusOK {
+					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 				}
 			}
 		})
@@ -127,8 +127,8 @@ func TestPowerLossOnOneNode(t *testing.T) {
 	for ch, id := range ack.tickets {
 		for _, n := range []*node{cut, first} {
 			a, err := do(statusClient, n.base, http.MethodGet, fmt.Sprintf("/edge/v1/tickets/%d", id), "")
-			if err != nil || a.code != http.StatusOK {
-				t.Errorf("acknowledged ticket %d (%s) missing on %s after the power loss: %v %d %s", id, ch, n.name, err, a.code, a.raw)
+			if err != nil || a.Code != http.StatusOK {
+				t.Errorf("acknowledged ticket %d (%s) missing on %s after the power loss: %v %d %s", id, ch, n.name, err, a.Code, a.Raw)
 			}
 		}
 	}
@@ -146,7 +146,7 @@ func TestPowerLossOnOneNode(t *testing.T) {
 		ack.mu.Unlock()
 		if !ok {
 			a := p.must("POST", "/api/mind/telephony/callReceived", body)
-			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+			ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 		}
 		return true
 	})
@@ -203,8 +203,8 @@ func TestSitePowerLoss(t *testing.T) {
 				sent.Store(ch, body)
 				n := c.nodes[(w+i)%len(c.nodes)]
 				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+				if err == nil && a.Code == http.StatusOK {
+					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 				}
 			}
 		})
@@ -261,7 +261,7 @@ func TestSitePowerLoss(t *testing.T) {
 		ack.mu.Unlock()
 		if !ok {
 			a := p.must("POST", "/api/mind/telephony/callReceived", v.(string))
-			ack.add(t, ch, kindProbe, num(a.body["ticketId"]))
+			ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
 		}
 		return true
 	})

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/pbxscript"
 )
 
 // TestSIGTERMLeaderAndFollower: an operator's restarts (systemctl restart:
@@ -12,10 +14,10 @@ import (
 // afterwards everything holds as after the SIGKILLs.
 func TestSIGTERMLeaderAndFollower(t *testing.T) {
 	const calls = 140
-	c := newCluster(t, options{extra: routingConfig})
+	c := newCluster(t, options{extra: routingConfig()})
 	var rr atomic.Int64
 	p := c.pbx(t, &rr)
-	setupAgents(t, p)
+	pbxscript.SetupAgents(t, p.sender())
 	ack := newAcked()
 	var progress atomic.Int64
 	done := make(chan struct{})

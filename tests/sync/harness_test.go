@@ -7,12 +7,8 @@ package sync
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -54,32 +50,20 @@ func writeConfig(t *testing.T, c config) string {
 	if c.listen == "" {
 		c.listen = "127.0.0.1:0"
 	}
-	path := filepath.Join(c.dir, "enneo-edge.toml")
-	cfg := fmt.Sprintf(`[server]
-listen = %q
-[storage]
-path = %q
-[site]
-id = %d
-[auth]
-tokens = [%q]
-`, c.listen, filepath.Join(c.dir, "edge.db"), c.site, c.token)
+	cfg := edgetest.Config{
+		Listen: c.listen,
+		DB:     filepath.Join(c.dir, "edge.db"),
+		Site:   c.site,
+		Token:  c.token,
+	}
 	if c.upstreamURL != "" {
-		cfg += fmt.Sprintf(`[upstream]
-url = %q
-token = %q
-workers = %d
-timeout = "3s"
-backoff_min = "5ms"
-backoff_max = "100ms"
-paused_retry = "100ms"
-max_attempts = 3
-%s`, c.upstreamURL, hubToken, c.workers, c.extra)
+		cfg.Upstream = &edgetest.Upstream{
+			URL: c.upstreamURL, Token: hubToken, Workers: c.workers, Timeout: "3s",
+			BackoffMin: "5ms", BackoffMax: "100ms", PausedRetry: "100ms",
+			Extra: "max_attempts = 3\n" + c.extra,
+		}
 	}
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return edgetest.WriteConfig(t, filepath.Join(c.dir, "enneo-edge.toml"), cfg)
 }
 
 func start(t *testing.T, cfg, token string) *proc {
@@ -93,103 +77,47 @@ func (p *proc) kill(t *testing.T) { p.Kill(t) }
 
 // call posts a callReceived and returns the ticket ID of a 200, 0 else.
 func (p *proc) call(client *http.Client, body string) (int64, error) {
-	req, err := http.NewRequest("POST", p.URL+"/api/mind/telephony/callReceived", strings.NewReader(body))
+	a, err := edgetest.Do(client, p.URL, p.token, "POST", "/api/mind/telephony/callReceived", body)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
+	if a.Code != http.StatusOK {
+		return 0, fmt.Errorf("callReceived: %d %s", a.Code, a.Raw)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		return 0, fmt.Errorf("callReceived: %d %s %v", resp.StatusCode, b, err)
-	}
-	var a struct {
+	var v struct {
 		TicketID int64 `json:"ticketId"`
 	}
-	if err := json.Unmarshal(b, &a); err != nil || a.TicketID == 0 {
-		return 0, fmt.Errorf("callReceived answer %s: %v", b, err)
+	if err := json.Unmarshal(a.Raw, &v); err != nil || v.TicketID == 0 {
+		return 0, fmt.Errorf("callReceived answer %s: %v", a.Raw, err)
 	}
-	return a.TicketID, nil
+	return v.TicketID, nil
 }
 
 // get decodes a JSON answer of the edge API into v.
 func (p *proc) get(t *testing.T, path string, v any) {
 	t.Helper()
-	req, err := http.NewRequest("GET", p.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := http.DefaultClient.Do(req)
+	a, err := edgetest.Do(http.DefaultClient, p.URL, p.token, "GET", path, "")
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	if a.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, a.Code, a.Raw)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v in %s", path, err, b)
+	if err := json.Unmarshal(a.Raw, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", path, err, a.Raw)
 	}
 }
 
-// outboxView is the part of GET /edge/v1/outbox the tests read.
-type outboxView struct {
-	Outbox struct {
-		Pending     int64 `json:"pending"`
-		DeadLetters int64 `json:"deadLetters"`
-		Paused      *struct {
-			Status int    `json:"status"`
-			Reason string `json:"reason"`
-		} `json:"paused"`
-	} `json:"outbox"`
-	Forwarder *struct {
-		InFlight  int    `json:"inFlight"`
-		Paused    bool   `json:"paused"`
-		LastError string `json:"lastError"`
-	} `json:"forwarder"`
-	DeadLetters []struct {
-		Seq      uint64 `json:"seq"`
-		Status   int    `json:"status"`
-		Reason   string `json:"reason"`
-		Attempts int    `json:"attempts"`
-		Record   struct {
-			Kind string          `json:"kind"`
-			Body json.RawMessage `json:"body"`
-		} `json:"record"`
-	} `json:"deadLetters"`
-}
-
-func (p *proc) outbox(t *testing.T) outboxView {
+func (p *proc) outbox(t *testing.T) edgetest.Outbox {
 	t.Helper()
-	var v outboxView
+	var v edgetest.Outbox
 	p.get(t, "/edge/v1/outbox", &v)
 	return v
 }
 
 func (p *proc) waitDrained(t *testing.T, limit time.Duration) {
 	t.Helper()
-	edgetest.WaitFor(t, "the outbox to drain", limit, func() bool {
-		v := p.outbox(t)
-		return v.Outbox.Pending == 0 && (v.Forwarder == nil || v.Forwarder.InFlight == 0)
-	})
-}
-
-// freePort reserves a loopback port for an upstream that starts later.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	edgetest.WaitDrained(t, limit, func() edgetest.Outbox { return p.outbox(t) })
 }
 
 // send posts n calls from clients goroutines, channelIds prefix-0..n-1,

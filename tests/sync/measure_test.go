@@ -25,7 +25,7 @@ func TestMeasureBacklog(t *testing.T) {
 	}
 	calls := envInt("ENNEO_SYNC_CALLS", 100000)
 	workers := envInt("ENNEO_SYNC_WORKERS", 4)
-	hubAddr := freePort(t) // nothing listens yet: central is away
+	hubAddr := edgetest.FreeAddr(t) // nothing listens yet: central is away
 	dir := t.TempDir()
 	cfg := writeConfig(t, config{dir: dir, site: edgeSite, token: edgeToken, workers: workers,
 		upstreamURL: "http://" + hubAddr + "/api/mind"})

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // arrival is one request the recorder accepted.
@@ -37,7 +39,7 @@ type recorder struct {
 }
 
 func newRecorder(t *testing.T) *recorder {
-	r := &recorder{addr: freePort(t), byChan: map[string]int64{}, next: 700000}
+	r := &recorder{addr: edgetest.FreeAddr(t), byChan: map[string]int64{}, next: 700000}
 	r.tokenOK.Store(true)
 	t.Cleanup(r.down)
 	return r
