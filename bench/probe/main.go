@@ -3,7 +3,8 @@
 // page, after 12 pages scattered over the file (a bbolt commit) and after
 // the same 12 pages side by side (a write-ahead log record), and how late a
 // goroutine sleeping 500 µs wakes (an idle vCPU can be slow to wake, and
-// every hand-over between goroutines pays it).
+// every hand-over between goroutines pays it), and what a round trip to an
+// idle goroutine costs.
 //
 //	go run ./bench/probe -dir /var/lib/enneo-edge
 package main
@@ -93,7 +94,31 @@ func run(dir string, n int) error {
 		lates = append(lates, time.Since(t)-500*time.Microsecond)
 	}
 	fmt.Printf("sleep(500µs) overshoot: %s\n", summary(lates))
+	fmt.Printf("hand-over to a parked goroutine and back: %s\n", summary(handovers(n)))
 	return nil
+}
+
+// handovers times a round trip to a goroutine that has been idle for a
+// millisecond (its thread parked, as the commit loop's is between calls at
+// 1,000 calls/s): what each hand-over between goroutines costs a call on
+// an otherwise idle machine.
+func handovers(n int) []time.Duration {
+	ping, pong := make(chan time.Time), make(chan struct{})
+	go func() {
+		for range ping {
+			pong <- struct{}{}
+		}
+	}()
+	defer close(ping)
+	out := make([]time.Duration, 0, n)
+	for range n {
+		time.Sleep(time.Millisecond)
+		t := time.Now()
+		ping <- t
+		<-pong
+		out = append(out, time.Since(t))
+	}
+	return out
 }
 
 func summary(d []time.Duration) string {
