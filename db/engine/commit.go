@@ -162,6 +162,23 @@ type pending struct {
 	f     *os.File // to fsync; nil when the commit is durable already
 	txid  uint64
 	start time.Time
+	// pin is a read transaction at this commit, held until its record is
+	// durable. The commit loop starts the next transaction during the
+	// fsync, and bbolt would hand it the pages this commit freed at once:
+	// pages the last durable state still uses. Written into the file
+	// without a log record behind them (the record of this commit may
+	// still be lost), they would damage the state recovery goes back to.
+	// bbolt keeps every page freed by a transaction at or after the
+	// oldest open reader's, so the pin holds them until the fsync is done.
+	pin *bolt.Tx
+}
+
+// release ends the pin: the pages it held may be reused once this commit
+// is durable (or the engine failed and nothing more is written).
+func (p pending) release() {
+	if p.pin != nil {
+		_ = p.pin.Rollback()
+	}
 }
 
 // syncLoop fsyncs the log for each commit the loop hands over, in order,
@@ -180,6 +197,7 @@ func (e *Engine) syncLoop(done chan<- struct{}) {
 				err = fmt.Errorf("%w: %w", ErrFailed, werr)
 			}
 		}
+		p.release()
 		took := time.Since(p.start)
 		e.stats.observe(len(p.ops), took)
 		if e.onCommit != nil {
@@ -209,7 +227,15 @@ func (e *Engine) updateLogged(fn func(tx *bolt.Tx) error) (pending, error) {
 		e.fail(err)
 		return pending{}, &walError{err}
 	}
-	return pending{f: f, txid: txid}, nil
+	p := pending{f: f, txid: txid}
+	if f != nil {
+		// Taken before wmu is released, so it reads exactly this commit.
+		if p.pin, err = e.bolt.Begin(false); err != nil {
+			e.fail(err)
+			return pending{}, &walError{fmt.Errorf("wal: pin transaction %d until its fsync: %w", txid, err)}
+		}
+	}
+	return p, nil
 }
 
 // walError marks a failure of the log write after bbolt committed: the

@@ -324,6 +324,14 @@ func TestAckWaitsForTheLog(t *testing.T) {
 	}
 	s := testEngine(t, filepath.Join(t.TempDir(), "edge.db"), Options{hooks: testHooks{beforeLogSync: hook}})
 	t.Cleanup(free)
+	// Grow the file first: a commit that must grow bbolt's memory map
+	// waits for the first commit's pin (pending.pin), which this test
+	// holds with its fsync, and readers wait behind it.
+	if err := s.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Put([]byte("ballast"), make([]byte, 3<<20))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	first := make(chan error, 1)
 	go func() {
