@@ -171,6 +171,7 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.fsm.stamps = &n.lastStamp
+	n.fsm.stop = n.done
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: raft directory: %w", err)
 	}

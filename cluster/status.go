@@ -107,6 +107,9 @@ func (n *Node) Healthy() error {
 	if err := n.fsm.Failed(); err != nil {
 		return err
 	}
+	if err := n.fsm.Stalled(); err != nil {
+		return err
+	}
 	switch n.r.State() {
 	case raft.Leader:
 		return nil

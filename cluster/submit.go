@@ -84,6 +84,12 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 	if !n.IsLeader() {
 		return nil, errNotAppended
 	}
+	// Once on the log a command must be applied by every member: one the
+	// leader's file has no room for is refused here (ErrFull, 503), as a
+	// single appliance refuses it, instead of failing the state machines.
+	if err := n.o.Store.RoomFor(cmd); err != nil {
+		return nil, err
+	}
 	db.StampCommand(cmd, n.stamp())
 	timeout := applyTimeout
 	if dl, ok := ctx.Deadline(); ok {

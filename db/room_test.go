@@ -1,0 +1,51 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// RoomFor refuses a command once the pages in use come within the
+// reserve of the cap, never a prune (the way to make room), and does not
+// trip on a command too short to name its op.
+func TestRoomForRefusesNearTheCapButNotPrunes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{MaxSize: 1 << 20})
+	ctx := context.Background()
+	call, err := encodeCommand(opCreateCall, time.Now(), testCall("probe", 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RoomFor(call); err != nil {
+		t.Fatalf("an empty store: %v", err)
+	}
+	for i := 0; s.RoomFor(call) == nil; i++ {
+		if i == 20000 {
+			t.Fatal("RoomFor never refused")
+		}
+		if _, err := s.CreateCall(ctx, testCall(fmt.Sprintf("room-%d", i), 2000)); err != nil {
+			t.Fatalf("call %d, while RoomFor saw room: %v", i, err)
+		}
+	}
+	if err := s.RoomFor(call); !errors.Is(err, ErrFull) {
+		t.Fatalf("near the cap: %v, want ErrFull", err)
+	}
+	if err := s.RoomFor(nil); err != nil && !errors.Is(err, ErrFull) {
+		t.Fatalf("an empty command near the cap: %v", err)
+	}
+	for _, op := range []Op{opPruneSynced, opPruneAirGapped} {
+		prune, err := encodeCommand(op, time.Now(), pruneArgs{Cutoff: time.Now(), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RoomFor(prune); err != nil {
+			t.Fatalf("prune %d near the cap: %v, want room", op, err)
+		}
+	}
+	if uncapped := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{}); uncapped.RoomFor(call) != nil {
+		t.Fatalf("no cap: %v", uncapped.RoomFor(call))
+	}
+}
