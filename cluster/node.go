@@ -121,6 +121,14 @@ type Node struct {
 	hasState  atomic.Bool
 	lastStamp atomic.Int64
 	stampTerm atomic.Uint64 // the term lastStamp was last lifted from the log in
+	// stampMu makes the first stamp of a term lift the floor and measure
+	// the clock once; ahead is how far this member's clock ran ahead of
+	// the others' at the last measure (ns, skew.go), taken at aheadAt
+	// (unix ns); measuring is set while a background measure runs.
+	stampMu   sync.Mutex
+	ahead     atomic.Int64
+	aheadAt   atomic.Int64
+	measuring atomic.Bool
 	// reached is when a call to the leader last succeeded (unix ns);
 	// probeMu, probeAt, probeErr rate-limit readiness probes (reachLeader).
 	reached       atomic.Int64

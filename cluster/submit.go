@@ -115,17 +115,27 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 }
 
 // stamp is the leader's clock for a new command, never before the last
-// stamp it gave nor before any command it applied (fsm.stamps).
+// stamp it gave nor before any command it applied (fsm.stamps), and never
+// more than maxStampAhead ahead of the members' median clock.
 func (n *Node) stamp() time.Time {
 	// A new leader may append before its state machine has applied the
 	// entries of earlier terms (raft does not wait for that): in a new term
 	// the floor first rises to the newest command its log holds, which
 	// includes every committed one.
+	// It also measures its clock against the others' before it stamps
+	// (boundStamp holds a clock far ahead back).
 	if term := n.r.CurrentTerm(); n.stampTerm.Load() != term {
-		raiseStamp(&n.lastStamp, newestStamp(n.logs))
-		n.stampTerm.Store(term)
+		n.stampMu.Lock()
+		if n.stampTerm.Load() != term {
+			raiseStamp(&n.lastStamp, newestStamp(n.logs))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*clockCallTimeout)
+			n.setAhead(n.measureAhead(ctx))
+			cancel()
+			n.stampTerm.Store(term)
+		}
+		n.stampMu.Unlock()
 	}
-	now := n.clock.Now().UnixNano()
+	now := n.boundStamp(n.clock.Now().UnixNano())
 	for {
 		last := n.lastStamp.Load()
 		if now <= last {
