@@ -51,6 +51,9 @@ type fsm struct {
 	// stalled is why applying waits (the file has no room for the next
 	// committed batch), or nil; readyz reports it (Node.Healthy).
 	stalled atomic.Pointer[error]
+	// onStall is told at every attempt of a stalled batch (Node: a
+	// leader hands its role over).
+	onStall func()
 
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied grows
@@ -141,6 +144,9 @@ func (f *fsm) applyRoom(idx []uint64, cmds [][]byte) ([]db.Applied, error) {
 		f.stalled.Store(&err)
 		f.log.Error("cluster: the database is full; committed entries wait, this member is not ready",
 			"entry", idx[0], "attempt", attempt, "retry", fullRetry, "err", err)
+		if f.onStall != nil {
+			f.onStall()
+		}
 		select {
 		case <-time.After(fullRetry):
 		case <-f.stop:

@@ -1,14 +1,17 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/enneo-edge/enneo-edge/db"
+	"github.com/enneo-edge/enneo-edge/internal/edgetest"
 )
 
 // tinyCap is a storage.max_size_bytes a few hundred calls fill.
@@ -124,4 +127,54 @@ func TestFollowerWithoutRoomWaitsThenCatchesUp(t *testing.T) {
 	if err := c.members[2].node.fsm.Stalled(); err != nil {
 		t.Fatalf("still waiting after the cap was raised: %v", err)
 	}
+}
+
+// fullStore answers ErrFull from Apply while full is set: a disk filled
+// by something else than the database, which RoomFor cannot foresee.
+type fullStore struct {
+	Store
+	full *atomic.Bool
+}
+
+func (s fullStore) Apply(ctx context.Context, idx []uint64, cmds [][]byte) ([]db.Applied, error) {
+	if s.full.Load() {
+		return nil, fmt.Errorf("apply: %w (test)", db.ErrFull)
+	}
+	return s.Store.Apply(ctx, idx, cmds)
+}
+
+// A leader whose database has no room for a committed batch hands its
+// role over, so the others serve writes while it waits; once it has room
+// again it resumes by itself (no restart) and holds the same state.
+func TestStalledLeaderHandsOverAndResumes(t *testing.T) {
+	var full atomic.Bool
+	c := newTestCluster(t, 3, func(o *Options) {
+		if o.Node == "edge-a" {
+			o.Store = fullStore{Store: o.Store, full: &full}
+		}
+	})
+	c.startAll()
+	c.lead(0)
+	call(t, c.members[1].store, "before-full")
+	full.Store(true)
+	start := time.Now()
+	call(t, c.members[1].store, "while-full") // retried with its channelId across the hand-over
+	t.Logf("the write while full took %s", time.Since(start))
+	edgetest.WaitFor(t, "edge-a to hand its leadership over", 10*time.Second, func() bool {
+		return !c.members[0].node.IsLeader()
+	})
+	if err := c.members[0].node.Healthy(); !errors.Is(err, db.ErrFull) {
+		t.Fatalf("readiness of the stalled member: %v, want ErrFull", err)
+	}
+	call(t, c.members[2].store, "after-hand-over")
+	full.Store(false)
+	start = time.Now()
+	edgetest.WaitFor(t, "edge-a to resume applying", 3*fullRetry, func() bool {
+		return c.members[0].node.fsm.Stalled() == nil
+	})
+	t.Logf("resumed %s after room was back", time.Since(start))
+	if err := c.members[0].node.Failed(); err != nil {
+		t.Fatalf("the stalled member failed: %v", err)
+	}
+	waitSame(t, c)
 }
