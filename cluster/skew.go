@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// maxStampAhead is how far ahead of the cluster's clock (the median of
+// MaxStampAhead is how far ahead of the cluster's clock (the median of
 // the members' wall clocks, see measureAhead) a leader may stamp. The
 // stamps never go backwards (the floor, fsm.stamps), so a leader whose
 // clock runs an hour ahead (a VM before NTP synced it) would otherwise
@@ -16,7 +16,7 @@ import (
 // still for the cluster until the wall clocks catch up. Bounded, a skewed
 // leader costs at most this much: its stamps run this far ahead at most,
 // and the next leader's stand still this long at most.
-const maxStampAhead = time.Minute
+const MaxStampAhead = time.Minute
 
 // skewRecheck is how often a leader measures its clock against the
 // others' again while it leads (in the background; the first measure of
@@ -77,13 +77,13 @@ func (n *Node) measureAhead(ctx context.Context) time.Duration {
 func (n *Node) setAhead(d time.Duration) {
 	n.ahead.Store(int64(d))
 	n.aheadAt.Store(time.Now().UnixNano())
-	if d > maxStampAhead {
+	if d > MaxStampAhead {
 		n.log.Warn("cluster: this member's clock runs ahead of the other members'; while it leads, its stamps are held back to the bound (check NTP on this host)",
-			"ahead", d.Round(time.Millisecond), "bound", maxStampAhead)
+			"ahead", d.Round(time.Millisecond), "bound", MaxStampAhead)
 	}
 }
 
-// boundStamp holds now back to at most maxStampAhead ahead of the
+// boundStamp holds now back to at most MaxStampAhead ahead of the
 // cluster's clock, and starts a new measure in the background when the
 // last one is older than skewRecheck.
 func (n *Node) boundStamp(now int64) int64 {
@@ -102,8 +102,8 @@ func (n *Node) boundStamp(now int64) int64 {
 			n.setAhead(n.measureAhead(ctx))
 		})
 	}
-	if a := n.ahead.Load(); a > int64(maxStampAhead) {
-		now -= a - int64(maxStampAhead)
+	if a := n.ahead.Load(); a > int64(MaxStampAhead) {
+		now -= a - int64(MaxStampAhead)
 	}
 	return now
 }

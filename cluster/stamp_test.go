@@ -109,7 +109,7 @@ type ahead struct{}
 func (ahead) Now() time.Time                         { return time.Now().Add(time.Hour) }
 func (ahead) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// A leader whose clock runs an hour ahead stamps at most maxStampAhead
+// A leader whose clock runs an hour ahead stamps at most MaxStampAhead
 // ahead of the others' clocks, and says so (Status); the stamps never go
 // backwards, and once it no longer leads the next leader does not stamp
 // into its future beyond the bound either. Unbounded, the floor would
@@ -139,10 +139,10 @@ func TestLeaderAheadStampsWithinTheBound(t *testing.T) {
 		}
 		created = append(created, tk.CreatedAt)
 	}
-	limit := time.Now().Add(maxStampAhead + 5*time.Second)
+	limit := time.Now().Add(MaxStampAhead + 5*time.Second)
 	for i, at := range created {
 		if at.After(limit) {
-			t.Fatalf("ticket %d is dated %s, beyond the bound of %s ahead of the wall clock", i+1, at, maxStampAhead)
+			t.Fatalf("ticket %d is dated %s, beyond the bound of %s ahead of the wall clock", i+1, at, MaxStampAhead)
 		}
 		if i > 0 && at.Before(created[i-1]) {
 			t.Fatalf("ticket %d is dated %s, before ticket %d (%s)", i+1, at, i, created[i-1])

@@ -30,7 +30,7 @@ type Status struct {
 	Refused string `json:"refused,omitempty"`
 	// ClockAheadMillis is how far this member's clock ran ahead of the
 	// members' median when it last measured it, as leader (negative:
-	// behind; 0: never led). Beyond maxStampAhead its stamps were held
+	// behind; 0: never led). Beyond MaxStampAhead its stamps were held
 	// back to that bound, and it logged a warning.
 	ClockAheadMillis int64    `json:"clockAheadMillis,omitempty"`
 	Members          []Member `json:"members"`

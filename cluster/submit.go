@@ -116,7 +116,7 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 
 // stamp is the leader's clock for a new command, never before the last
 // stamp it gave nor before any command it applied (fsm.stamps), and never
-// more than maxStampAhead ahead of the members' median clock.
+// more than MaxStampAhead ahead of the members' median clock.
 func (n *Node) stamp() time.Time {
 	// A new leader may append before its state machine has applied the
 	// entries of earlier terms (raft does not wait for that): in a new term
