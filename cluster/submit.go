@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/rpc"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -202,7 +203,12 @@ func (n *Node) readIndexOnce(ctx context.Context) (idx uint64, retry bool, err e
 	}
 	var i uint64
 	if _, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.ReadIndex", 0, &i); err != nil {
-		return 0, false, fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
+		// Asking for the read index changes nothing, so a connection that
+		// failed (one cached from before a partition healed or the leader
+		// restarted: the call dials afresh next time) is asked again; the
+		// leader's own answer (rpc.ServerError) is final.
+		var se rpc.ServerError
+		return 0, !errors.As(err, &se), fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
 	}
 	return i, false, nil
 }
