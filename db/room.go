@@ -28,10 +28,20 @@ func roomReserve(capBytes int64) int64 { return max(capBytes/32, minRoomReserve)
 // plus cmd's size, plus roomReserve, against the cap (storage.max_size_bytes),
 // and, when the file would have to grow, that reserve against the free
 // disk. The commands that free space (the retention prunes) are never
-// refused, or a full store could not make room.
+// refused, or a full store could not make room, and the forwarder's
+// progress and the timers may use three quarters of the reserve.
 func (s *Store) RoomFor(cmd []byte) error {
-	if len(cmd) >= 1 && (Op(cmd[0]) == opPruneSynced || Op(cmd[0]) == opPruneAirGapped) {
-		return nil
+	reserve := roomReserve(max(s.max, 0))
+	if len(cmd) >= 1 {
+		switch Op(cmd[0]) {
+		case opPruneSynced, opPruneAirGapped:
+			return nil
+		case opMarkDelivered, opRecordFailure, opDeadLetter, opExtendSendLease, opExpireDue:
+			// The forwarder's progress and the timers rewrite what is
+			// there and let retention prune (synced records only): they
+			// keep a quarter of the reserve, the rest is theirs.
+			reserve /= 4
+		}
 	}
 	// The pages up to the high-water mark, less the free ones bbolt
 	// reuses before it grows the file.
@@ -47,12 +57,11 @@ func (s *Store) RoomFor(cmd []byte) error {
 	used = highWater - int64(st.FreePageN+st.PendingPageN)*int64(s.eng.Bolt().Info().PageSize)
 	need := int64(len(cmd))
 	if s.max > 0 {
-		if used+need+roomReserve(s.max) > s.max {
+		if used+need+reserve > s.max {
 			return fmt.Errorf("%w: %s holds %d bytes in use of its cap of %d (storage.max_size_bytes), keeping %d free; "+
-				"wait for retention to prune, or raise the cap on every member", ErrFull, s.path, used, s.max, roomReserve(s.max))
+				"wait for retention to prune, or raise the cap on every member", ErrFull, s.path, used, s.max, reserve)
 		}
 	}
-	reserve := roomReserve(max(s.max, 0))
 	if used+need+reserve > highWater {
 		dir := filepath.Dir(s.path)
 		if free, ok := engine.FreeBytes(dir); ok && int64(free) < need+reserve {

@@ -10,7 +10,8 @@ import (
 )
 
 // RoomFor refuses a command once the pages in use come within the
-// reserve of the cap, never a prune (the way to make room), and does not
+// reserve of the cap, never a prune (the way to make room), lets the
+// forwarder's progress use most of the reserve, and does not
 // trip on a command too short to name its op.
 func TestRoomForRefusesNearTheCapButNotPrunes(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "edge.db"), Options{MaxSize: 1 << 20})
@@ -35,6 +36,13 @@ func TestRoomForRefusesNearTheCapButNotPrunes(t *testing.T) {
 	}
 	if err := s.RoomFor(nil); err != nil && !errors.Is(err, ErrFull) {
 		t.Fatalf("an empty command near the cap: %v", err)
+	}
+	mark, err := encodeCommand(opMarkDelivered, time.Now(), seqArgs{Seq: 1, CentralID: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RoomFor(mark); err != nil {
+		t.Fatalf("a delivery mark near the cap: %v, want room (it lets retention prune)", err)
 	}
 	for _, op := range []Op{opPruneSynced, opPruneAirGapped} {
 		prune, err := encodeCommand(op, time.Now(), pruneArgs{Cutoff: time.Now(), Limit: 10})
