@@ -87,7 +87,7 @@ func (n *Node) setAhead(d time.Duration) {
 // cluster's clock, and starts a new measure in the background when the
 // last one is older than skewRecheck.
 func (n *Node) boundStamp(now int64) int64 {
-	if time.Since(time.Unix(0, n.aheadAt.Load())) > skewRecheck && n.measuring.CompareAndSwap(false, true) {
+	if time.Since(time.Unix(0, n.aheadAt.Load())) > skewRecheck && !n.closing() && n.measuring.CompareAndSwap(false, true) {
 		n.wg.Go(func() {
 			defer n.measuring.Store(false)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -111,3 +111,13 @@ func (n *Node) boundStamp(now int64) int64 {
 // ClockAhead is how far this member's clock ran ahead of the members'
 // median when it last measured (as leader), 0 if it never did.
 func (n *Node) ClockAhead() time.Duration { return time.Duration(n.ahead.Load()) }
+
+// closing reports that Close has begun (no new background work then).
+func (n *Node) closing() bool {
+	select {
+	case <-n.done:
+		return true
+	default:
+		return false
+	}
+}
