@@ -57,3 +57,22 @@ func TestRoomForRefusesNearTheCapButNotPrunes(t *testing.T) {
 		t.Fatalf("no cap: %v", uncapped.RoomFor(call))
 	}
 }
+
+// BenchmarkRoomFor is what the check costs a leader per write (a read
+// transaction, bbolt's stats, a statfs when the file would grow).
+func BenchmarkRoomFor(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "edge.db"), Options{SiteID: 1, MaxSize: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	cmd, err := encodeCommand(opCreateCall, time.Now(), testCall("bench", 2000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := s.RoomFor(cmd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
