@@ -91,6 +91,7 @@ func printCluster(out io.Writer, raw []byte) error {
 	var st struct {
 		Node, Role, Leader, LeaderAddr, Unhealthy, Refused string
 		Term, AppliedIndex, CommitIndex                    uint64
+		ClockAheadMillis                                   int64
 		LastLeaderChange                                   time.Time
 		Members                                            []struct {
 			Node, Addr, Suffrage string
@@ -107,6 +108,10 @@ func printCluster(out io.Writer, raw []byte) error {
 	}
 	if st.Refused != "" {
 		fmt.Fprintf(out, "REFUSED: %s\n", st.Refused)
+	}
+	if ahead := time.Duration(st.ClockAheadMillis) * time.Millisecond; ahead > time.Minute { // cluster.MaxStampAhead
+		fmt.Fprintf(out, "CLOCK AHEAD: this member's clock ran %s ahead of the members' median when it led; its stamps were held to %s ahead (check NTP)\n",
+			ahead.Round(time.Second), time.Minute)
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "MEMBER\tADDRESS\tSUFFRAGE\tLAG")

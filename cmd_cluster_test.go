@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,24 @@ func TestClusterStatusPrintsTheRefusal(t *testing.T) {
 		"REFUSED: cluster.peer edge-a (10.0.0.11:8006) has a different site.id or routing config", "unreachable"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// status says when the member's clock ran beyond the stamp bound ahead
+// of the others', and says nothing for a small skew.
+func TestClusterStatusPrintsAClockAhead(t *testing.T) {
+	for _, c := range []struct {
+		ahead int64
+		want  bool
+	}{{3_600_000, true}, {1500, false}, {-3_600_000, false}} {
+		var out strings.Builder
+		raw := fmt.Sprintf(`{"node":"edge-c","role":"leader","clockAheadMillis":%d,"members":[]}`, c.ahead)
+		if err := printCluster(&out, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), "CLOCK AHEAD: this member's clock ran 1h0m0s ahead"); got != c.want {
+			t.Errorf("clockAheadMillis %d: printed %q", c.ahead, out.String())
 		}
 	}
 }

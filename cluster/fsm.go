@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -18,6 +19,9 @@ import (
 // Store is what the state machine needs of the database (*db.Store).
 type Store interface {
 	Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]db.Applied, error)
+	// RoomFor is nil when the file has room for cmd, else ErrFull: the
+	// leader asks before it appends (db.Store.RoomFor).
+	RoomFor(cmd []byte) error
 	AppliedIndex() (uint64, error)
 	BeginBackup() (*db.Backup, error)
 	Restore(r io.Reader) error
@@ -42,6 +46,14 @@ type fsm struct {
 	// already applied (its ring and after-call timers would run late by
 	// the difference).
 	stamps *atomic.Int64
+	// stop ends a stall (Node.done): the member is closing.
+	stop <-chan struct{}
+	// stalled is why applying waits (the file has no room for the next
+	// committed batch), or nil; readyz reports it (Node.Healthy).
+	stalled atomic.Pointer[error]
+	// onStall is told at every attempt of a stalled batch (Node: a
+	// leader hands its role over).
+	onStall func()
 
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied grows
@@ -89,7 +101,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	if len(cmds) > 0 {
-		res, err := f.store.Apply(context.Background(), idx, cmds)
+		res, err := f.applyRoom(idx, cmds)
 		if err != nil {
 			err = f.fail(err)
 			for i := range out {
@@ -103,6 +115,52 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	f.setApplied(logs[len(logs)-1].Index)
 	return out
+}
+
+// fullRetry is how often a stalled state machine tries its batch again.
+const fullRetry = 5 * time.Second
+
+// applyRoom applies a batch, waiting while the file has no room for it.
+// A committed entry may not be skipped (the others applied it: skipping
+// would split the state), and failing would stop the member only for the
+// same batch to fail again at every restart. ErrFull stores nothing, so
+// the same batch is tried again every fullRetry, with an error line each
+// time and readyz unready with the reason, until the operator frees disk
+// space (applying resumes by itself) or raises storage.max_size_bytes
+// (a restart, after which the batch is replayed). raft goes on meanwhile:
+// this member keeps its log and votes, and applies what it missed once it
+// resumes. Only Close ends the wait, as a failure.
+func (f *fsm) applyRoom(idx []uint64, cmds [][]byte) ([]db.Applied, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := f.store.Apply(context.Background(), idx, cmds)
+		if err == nil || !errors.Is(err, db.ErrFull) || errors.Is(err, db.ErrFailed) {
+			if err == nil && f.stalled.Swap(nil) != nil {
+				f.log.Info("cluster: the database has room again; applying resumed", "entry", idx[0], "attempts", attempt)
+			}
+			return res, err
+		}
+		err = fmt.Errorf("cluster: applying entries from %d waits for room in the database: %w; "+
+			"free disk space beside the database (applying resumes by itself) or raise storage.max_size_bytes and restart", idx[0], err)
+		f.stalled.Store(&err)
+		f.log.Error("cluster: the database is full; committed entries wait, this member is not ready",
+			"entry", idx[0], "attempt", attempt, "retry", fullRetry, "err", err)
+		if f.onStall != nil {
+			f.onStall()
+		}
+		select {
+		case <-time.After(fullRetry):
+		case <-f.stop:
+			return nil, err
+		}
+	}
+}
+
+// Stalled is why applying waits for room in the database, or nil.
+func (f *fsm) Stalled() error {
+	if ep := f.stalled.Load(); ep != nil {
+		return *ep
+	}
+	return nil
 }
 
 // Apply is ApplyBatch for one entry (raft.FSM).

@@ -121,6 +121,14 @@ type Node struct {
 	hasState  atomic.Bool
 	lastStamp atomic.Int64
 	stampTerm atomic.Uint64 // the term lastStamp was last lifted from the log in
+	// stampMu makes the first stamp of a term lift the floor and measure
+	// the clock once; ahead is how far this member's clock ran ahead of
+	// the others' at the last measure (ns, skew.go), taken at aheadAt
+	// (unix ns); measuring is set while a background measure runs.
+	stampMu   sync.Mutex
+	ahead     atomic.Int64
+	aheadAt   atomic.Int64
+	measuring atomic.Bool
 	// reached is when a call to the leader last succeeded (unix ns);
 	// probeMu, probeAt, probeErr rate-limit readiness probes (reachLeader).
 	reached       atomic.Int64
@@ -171,6 +179,8 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.fsm.stamps = &n.lastStamp
+	n.fsm.stop = n.done
+	n.fsm.onStall = n.handOver
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: raft directory: %w", err)
 	}
@@ -365,6 +375,22 @@ func (n *Node) LeaderCh() <-chan bool { return n.r.LeaderCh() }
 // start after it, on a file that holds every earlier write.
 func (n *Node) WaitApplied(ctx context.Context) error {
 	return wait(ctx, n.r.Barrier(applyTimeout))
+}
+
+// handOver makes a leader whose state machine waits for room in its
+// database hand its role to another member: while it led, its own reads
+// and the writes it appends would wait on it, and its leader-only work
+// would stop, where a follower with room serves them all.
+func (n *Node) handOver() {
+	if !n.IsLeader() {
+		return
+	}
+	n.log.Warn("cluster: this leader's database has no room for committed entries; handing leadership over")
+	go func() {
+		if err := n.r.LeadershipTransfer().Error(); err != nil {
+			n.log.Warn("cluster: leadership hand-over failed", "err", err)
+		}
+	}()
 }
 
 // Failed is the error that stopped this member's state machine, or nil.

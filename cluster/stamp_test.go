@@ -101,3 +101,54 @@ func TestLeaderOnlyWorkIsNotForwarded(t *testing.T) {
 		t.Fatalf("lease %d after the leader's extension, want %d", got, before+4096)
 	}
 }
+
+// ahead is a clock an hour ahead of the wall clock: a VM before NTP
+// synced it.
+type ahead struct{}
+
+func (ahead) Now() time.Time                         { return time.Now().Add(time.Hour) }
+func (ahead) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// A leader whose clock runs an hour ahead stamps at most MaxStampAhead
+// ahead of the others' clocks, and says so (Status); the stamps never go
+// backwards, and once it no longer leads the next leader does not stamp
+// into its future beyond the bound either. Unbounded, the floor would
+// carry its hour to every later leader: timers would fire an hour early
+// and time would stand still for the cluster.
+func TestLeaderAheadStampsWithinTheBound(t *testing.T) {
+	c := newTestCluster(t, 3, func(o *Options) {
+		if o.Node == "edge-c" {
+			o.Clock = ahead{}
+		}
+	})
+	c.startAll()
+	c.lead(0)
+	first := call(t, c.members[0].store, "ahead-1")
+	c.lead(2)
+	second := call(t, c.members[2].store, "ahead-2")
+	if got := c.members[2].node.Status(ctxT(t), false).ClockAheadMillis; time.Duration(got)*time.Millisecond < 59*time.Minute {
+		t.Fatalf("edge-c (an hour ahead) reports its clock %d ms ahead, want about an hour", got)
+	}
+	c.lead(0)
+	third := call(t, c.members[0].store, "ahead-3")
+	var created []time.Time
+	for _, res := range []db.CallResult{first, second, third} {
+		tk, _, err := c.members[1].store.Ticket(res.Answer.TicketID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, tk.CreatedAt)
+	}
+	limit := time.Now().Add(MaxStampAhead + 5*time.Second)
+	for i, at := range created {
+		if at.After(limit) {
+			t.Fatalf("ticket %d is dated %s, beyond the bound of %s ahead of the wall clock", i+1, at, MaxStampAhead)
+		}
+		if i > 0 && at.Before(created[i-1]) {
+			t.Fatalf("ticket %d is dated %s, before ticket %d (%s)", i+1, at, i, created[i-1])
+		}
+	}
+	if got := c.members[0].node.Status(ctxT(t), false).ClockAheadMillis; got > (5 * time.Second).Milliseconds() {
+		t.Fatalf("edge-a (on time) reports its clock %d ms ahead", got)
+	}
+}

@@ -27,8 +27,13 @@ type Status struct {
 	// Refused is the latest peer refused in the last minute because its
 	// site.id or routing settings differ from this member's (either side
 	// of the handshake), else empty.
-	Refused string   `json:"refused,omitempty"`
-	Members []Member `json:"members"`
+	Refused string `json:"refused,omitempty"`
+	// ClockAheadMillis is how far this member's clock ran ahead of the
+	// members' median when it last measured it, as leader (negative:
+	// behind; 0: never led). Beyond MaxStampAhead its stamps were held
+	// back to that bound, and it logged a warning.
+	ClockAheadMillis int64    `json:"clockAheadMillis,omitempty"`
+	Members          []Member `json:"members"`
 }
 
 // Member is one server of raft's configuration.
@@ -52,7 +57,7 @@ func (n *Node) Status(ctx context.Context, lags bool) Status {
 	st := Status{
 		Node: n.o.Node, Role: roleName(n.r.State()), Leader: string(id), LeaderAddr: string(addr),
 		Term: n.r.CurrentTerm(), AppliedIndex: n.fsm.appliedIndex(), CommitIndex: n.r.CommitIndex(),
-		LeaderChanges: n.leaderChanges.Load(),
+		LeaderChanges: n.leaderChanges.Load(), ClockAheadMillis: n.ClockAhead().Milliseconds(),
 	}
 	if t := n.lastChange.Load(); t != nil {
 		st.LastLeaderChange = *t
@@ -105,6 +110,9 @@ func roleName(s raft.RaftState) string {
 // follows a leader it heard from within contactMax. readyz reports it.
 func (n *Node) Healthy() error {
 	if err := n.fsm.Failed(); err != nil {
+		return err
+	}
+	if err := n.fsm.Stalled(); err != nil {
 		return err
 	}
 	switch n.r.State() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/rpc"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -84,6 +85,12 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 	if !n.IsLeader() {
 		return nil, errNotAppended
 	}
+	// Once on the log a command must be applied by every member: one the
+	// leader's file has no room for is refused here (ErrFull, 503), as a
+	// single appliance refuses it, instead of failing the state machines.
+	if err := n.o.Store.RoomFor(cmd); err != nil {
+		return nil, err
+	}
 	db.StampCommand(cmd, n.stamp())
 	timeout := applyTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -109,17 +116,27 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 }
 
 // stamp is the leader's clock for a new command, never before the last
-// stamp it gave nor before any command it applied (fsm.stamps).
+// stamp it gave nor before any command it applied (fsm.stamps), and never
+// more than MaxStampAhead ahead of the members' median clock.
 func (n *Node) stamp() time.Time {
 	// A new leader may append before its state machine has applied the
 	// entries of earlier terms (raft does not wait for that): in a new term
 	// the floor first rises to the newest command its log holds, which
 	// includes every committed one.
+	// It also measures its clock against the others' before it stamps
+	// (boundStamp holds a clock far ahead back).
 	if term := n.r.CurrentTerm(); n.stampTerm.Load() != term {
-		raiseStamp(&n.lastStamp, newestStamp(n.logs))
-		n.stampTerm.Store(term)
+		n.stampMu.Lock()
+		if n.stampTerm.Load() != term {
+			raiseStamp(&n.lastStamp, newestStamp(n.logs))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*clockCallTimeout)
+			n.setAhead(n.measureAhead(ctx))
+			cancel()
+			n.stampTerm.Store(term)
+		}
+		n.stampMu.Unlock()
 	}
-	now := n.clock.Now().UnixNano()
+	now := n.boundStamp(n.clock.Now().UnixNano())
 	for {
 		last := n.lastStamp.Load()
 		if now <= last {
@@ -186,7 +203,12 @@ func (n *Node) readIndexOnce(ctx context.Context) (idx uint64, retry bool, err e
 	}
 	var i uint64
 	if _, err := n.peers.call(ctx, n.addrOf(id, addr), "Cluster.ReadIndex", 0, &i); err != nil {
-		return 0, false, fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
+		// Asking for the read index changes nothing, so a connection that
+		// failed (one cached from before a partition healed or the leader
+		// restarted: the call dials afresh next time) is asked again; the
+		// leader's own answer (rpc.ServerError) is final.
+		var se rpc.ServerError
+		return 0, !errors.As(err, &se), fmt.Errorf("%w: read index from leader %s: %v", ErrNoQuorum, id, err)
 	}
 	return i, false, nil
 }

@@ -70,6 +70,8 @@ type Store struct {
 	// site is Options.SiteID (the flow holds it too; ApplySettings
 	// reports it).
 	site int
+	// max is Options.MaxSize (0: no cap), for RoomFor.
+	max int64
 	// clock is the one time source of every use case (now below).
 	clock clock.Clock
 	// flow applies the call domain's use cases inside the store's
@@ -123,6 +125,7 @@ func open(path string, o Options, tune func(*engine.Options)) (*Store, error) {
 		eng:   eng,
 		path:  path,
 		site:  o.SiteID,
+		max:   o.MaxSize,
 		clock: clock.Or(o.Clock),
 		flow:  callflow.New(callflow.Options{SiteID: int64(o.SiteID), Routing: o.Routing}),
 
