@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -21,12 +20,7 @@ import (
 // database and raft's files closed.
 func TestClusterMemberServesThroughTheLog(t *testing.T) {
 	cfg := testConfig(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := ln.Addr().String()
-	ln.Close()
+	peer := edgetest.FreeAddr(t)
 	cfg.Cluster.Node, cfg.Cluster.Listen = "edge-a", peer
 	cfg.Cluster.Peers = []string{"edge-a=" + peer}
 	cfg.Cluster.Secret = "app-test-secret-0123456789abcdef0123"

@@ -3,7 +3,9 @@ package edgetest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"testing"
@@ -46,18 +48,32 @@ func Do(client *http.Client, base, token, method, path, body string) (Answer, er
 	return a, nil
 }
 
-// FreeAddr reserves a loopback port by binding and releasing it, for a
-// process that binds it moments later and must keep it across restarts
-// (a config's fixed listen address, a peer address known in advance).
+// FreeAddr finds a free loopback port for a process that binds it moments
+// later and must keep it across restarts (a config's fixed listen
+// address, a peer address known in advance). It picks from below the
+// kernel's ephemeral range (ip_local_port_range, 32768-60999 by default):
+// a port released from there could be handed, before the process binds
+// it, to any listener asking for port 0 (a test's proxy, the fake
+// central, another package's test), which failed a CI run with "address
+// already in use".
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := freeAddrLow + rand.IntN(freeAddrHigh-freeAddrLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free loopback port in %d-%d", freeAddrLow, freeAddrHigh)
+	return ""
 }
+
+// The ports FreeAddr picks from: below the ephemeral range.
+const freeAddrLow, freeAddrHigh = 20000, 32000
 
 // Outbox is the part of GET /edge/v1/outbox the process tests read.
 type Outbox struct {

@@ -2,9 +2,11 @@ package edgetest
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,5 +70,27 @@ func TestConfigUpstreamOptional(t *testing.T) {
 	}
 	if got.Upstream.URL != "http://u/api/mind" || got.Upstream.Workers != 2 || got.Site.ID != 3 || got.Server.Listen != "127.0.0.1:0" {
 		t.Errorf("loaded %+v", got)
+	}
+}
+
+// FreeAddr's ports lie below the ephemeral range, where no listener asking
+// for port 0 can be handed them between the pick and the process's bind,
+// and they are free.
+func TestFreeAddrBelowTheEphemeralRange(t *testing.T) {
+	for range 20 {
+		addr := FreeAddr(t)
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(p)
+		if port < freeAddrLow || port >= freeAddrHigh {
+			t.Fatalf("port %d outside %d-%d", port, freeAddrLow, freeAddrHigh)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s is not free: %v", addr, err)
+		}
+		_ = ln.Close()
 	}
 }

@@ -2,7 +2,6 @@ package central
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -27,12 +26,7 @@ func TestMeasureDrainWithAmbiguity(t *testing.T) {
 	}
 	for _, share := range []float64{0, 0.2} {
 		t.Run(fmt.Sprintf("ambiguous=%.0f%%", share*100), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
-			ln.Close()
+			addr := edgetest.FreeAddr(t)
 			e := startEdge(t, edgeConfig(t, t.TempDir(), "http://"+addr+"/api/mind", "pull_interval = \"0s\"\n"))
 			fill(t, e, n)
 			c := fakecentral.New(t, fakecentral.Options{Token: centralToken, Addr: addr, Ambiguous: share, Late: 450 * time.Millisecond})

@@ -2,7 +2,6 @@ package pbx
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,12 +20,7 @@ func startCluster(t *testing.T, dir string) []*edge {
 	names := []string{"edge-a", "edge-b", "edge-c"}
 	var peerAddrs, peers []string
 	for _, n := range names {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peerAddrs = append(peerAddrs, ln.Addr().String())
-		ln.Close()
+		peerAddrs = append(peerAddrs, edgetest.FreeAddr(t))
 		peers = append(peers, fmt.Sprintf("%q", n+"="+peerAddrs[len(peerAddrs)-1]))
 	}
 	var members []*edge
