@@ -27,7 +27,8 @@ import (
 // anything is replaced: this binary would misread its buckets, exactly as
 // Open refuses such a file (schema.go). The error wraps
 // ErrSnapshotSchemaNewer and names both versions; the live file is left as
-// it was.
+// it was. A copy of an older version is upgraded in the same transaction,
+// as Open upgrades a file (prepareRestored).
 func (s *Store) Restore(r io.Reader) error {
 	tmp, err := os.CreateTemp(filepath.Dir(s.path), filepath.Base(s.path)+".restore-*")
 	if err != nil {
@@ -71,15 +72,44 @@ func (s *Store) Restore(r io.Reader) error {
 					return fmt.Errorf("restore: drop bucket %s: %w", name, err)
 				}
 			}
-			return from.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if err := from.ForEach(func(name []byte, b *bolt.Bucket) error {
 				nb, err := to.CreateBucket(name)
 				if err != nil {
 					return fmt.Errorf("restore: create bucket %s: %w", name, err)
 				}
 				return copyBucket(nb, b)
-			})
+			}); err != nil {
+				return err
+			}
+			if err := prepareRestored(to, version); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			return nil
 		})
 	})
+}
+
+// prepareRestored does to the copied state, in the restore's transaction,
+// what Open does to a file (db.go prepare): the buckets this binary has
+// and the copy may lack, the schema version when the copy's is older, and
+// the derived indexes and counts computed again. A member restarting on a
+// newer release restores its own older snapshot this way, and the state
+// it then holds is the same as after opening that older file.
+func prepareRestored(tx *bolt.Tx, version int) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	if version < SchemaVersion {
+		if err := writeSchema(tx); err != nil {
+			return err
+		}
+	}
+	if err := deriveIndexes(tx); err != nil {
+		return err
+	}
+	return startCounts(tx)
 }
 
 // ErrSnapshotSchemaNewer is a copy given to Restore whose schema version

@@ -147,3 +147,59 @@ func storedSchemaOf(t *testing.T, s *Store) (version int, present bool, err erro
 	})
 	return version, present, err
 }
+
+// A snapshot of an older schema (a member's own snapshot from before an
+// upgrade, restored when it starts on the new release) is upgraded as
+// Open upgrades a file: this binary's version is recorded, and the buckets
+// and derived indexes the older release did not have are there.
+func TestRestoreUpgradesAnOlderSnapshot(t *testing.T) {
+	ctx := context.Background()
+	src := openTest(t, filepath.Join(t.TempDir(), "src.db"), Options{})
+	if _, err := src.CreateCall(ctx, benchCall(1)); err != nil {
+		t.Fatal(err)
+	}
+	raw := snapshotOf(t, src, -1)
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error { // as version 0 wrote it
+		if err := tx.Bucket(bucketMeta).Delete(metaSchemaVersion); err != nil {
+			return err
+		}
+		return tx.DeleteBucket(bucketRank)
+	})
+	if err != nil || bdb.Close() != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := openTest(t, filepath.Join(t.TempDir(), "dst.db"), Options{})
+	if err := dst.Restore(bytes.NewReader(old)); err != nil {
+		t.Fatalf("restore of a version 0 snapshot: %v", err)
+	}
+	if v, ok, _ := storedSchemaOf(t, dst); !ok || v != SchemaVersion {
+		t.Errorf("schema version %d (present %v) after restoring an older snapshot; want %d", v, ok, SchemaVersion)
+	}
+	err = dst.eng.Bolt().View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketRank) == nil {
+			t.Errorf("bucket %s missing after restoring a snapshot without it", bucketRank)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.TicketByChannel("bench-1"); err != nil {
+		t.Errorf("the restored snapshot's call is missing: %v", err)
+	}
+	if err := dst.Check(); err != nil {
+		t.Errorf("check after the restore: %v", err)
+	}
+}
