@@ -71,8 +71,7 @@ func (s *Store) Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]A
 		err := s.eng.WriteCommitted(ctx, func(tx *bolt.Tx) error {
 			applied := appliedIn(tx)
 			last := applied
-			cp := *s
-			cp.repl, cp.inTx = nil, tx
+			cp := s.replay(tx)
 			for i, cmd := range cmds {
 				if indexes[i] <= applied {
 					continue
@@ -111,6 +110,19 @@ func (s *Store) Apply(ctx context.Context, indexes []uint64, cmds [][]byte) ([]A
 		}
 		return out, nil
 	}
+}
+
+// replay is the copy of the store Apply runs a batch's commands on: the
+// same file, schema and flow, writing into tx, with no replicator (the
+// commands are on the log already). It names the fields instead of
+// copying *s because raft replays committed entries through Apply as soon
+// as the member starts, before SetReplicator has set repl, which Apply
+// must therefore never read (the race detector caught a copy of *s in
+// TestRestartReplaysOnlyMissing). A field added to Store is added here
+// (TestReplayCopiesEveryField).
+func (s *Store) replay(tx *bolt.Tx) Store {
+	return Store{eng: s.eng, path: s.path, site: s.site, max: s.max, clock: s.clock,
+		flow: s.flow, recent: s.recent, inTx: tx}
 }
 
 // ErrUndecodable is a committed command this build cannot decode or does

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -269,3 +270,13 @@ type funcClock func() time.Time
 
 func (f funcClock) Now() time.Time                       { return f() }
 func (funcClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// replay names Store's fields one by one (so that Apply never reads repl,
+// which SetReplicator may be writing): a field added to Store without
+// being added there would be zero on the apply copy. This counts them.
+func TestReplayCopiesEveryField(t *testing.T) {
+	const copied, left = 8, 1 // repl is left out on purpose
+	if n := reflect.TypeOf(Store{}).NumField(); n != copied+left {
+		t.Errorf("Store has %d fields, replay copies %d and leaves out repl: add the new one to replay (apply.go) and to this count", n, copied)
+	}
+}

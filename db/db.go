@@ -86,6 +86,7 @@ type Store struct {
 	// inTx is set only on the copy of the store Apply replays a command
 	// on: its reads and writes go into Apply's transaction.
 	inTx *bolt.Tx
+	// A new field must be added to replay (apply.go) too.
 }
 
 // Open opens or creates the database at path and its buckets. Call Run to
