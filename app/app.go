@@ -244,7 +244,16 @@ func (a *App) start() error {
 		a.push(nilErr(a.runLeading()))
 	}
 
-	// 5. The HTTP server on the bound listener.
+	// 5. Signals, caught before the server answers anyone: systemd may
+	// reload or stop the service as soon as it is told the service is up,
+	// and a script that sees the listening line or a 200 from /readyz may
+	// stop it at once; caught from here, such a SIGTERM drains the server
+	// (Run handles it after start) instead of killing the process.
+	a.sigs = make(chan os.Signal, 1)
+	signal.Notify(a.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	a.push(nilErr(func() { signal.Stop(a.sigs) }))
+
+	// 6. The HTTP server on the bound listener.
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(a.ln) }()
 	a.push(func() error {
@@ -257,12 +266,6 @@ func (a *App) start() error {
 	tlsOn := a.certs != nil
 	fmt.Fprintf(a.o.Stdout, "enneo-edge listening on %s (database %s, site %d)\n", listenDescription(a.ln, tlsOn), a.store.Path(), a.cfg.Site.ID)
 	a.log.Info("serving", "addr", a.ln.Addr().String(), "tls", tlsOn, "db", a.store.Path(), "upstream", a.cfg.Upstream.URL != "")
-
-	// 6. Signals, caught before READY: systemd may reload or stop the
-	// service as soon as it is told the service is up.
-	a.sigs = make(chan os.Signal, 1)
-	signal.Notify(a.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	a.push(nilErr(func() { signal.Stop(a.sigs) }))
 
 	// 7. READY once a probe commits and the listener answers, then the
 	// watchdog.

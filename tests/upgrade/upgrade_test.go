@@ -6,7 +6,6 @@ package upgrade
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,12 +27,7 @@ func TestMain(m *testing.M) { edgetest.Main(m, "../..", &binary) }
 
 func config(t *testing.T, dir string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := edgetest.FreeAddr(t)
 	cfg := filepath.Join(dir, "enneo-edge.toml")
 	body := fmt.Sprintf("[server]\nlisten = %q\n[storage]\npath = %q\n[auth]\ntokens = [\"upgrade-test-token-0123456789\"]\n",
 		addr, filepath.Join(dir, "edge.db"))
