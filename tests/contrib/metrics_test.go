@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,14 +76,9 @@ func scrape(t *testing.T) map[string]bool {
 	t.Cleanup(central.Close)
 
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := edgetest.FreeAddr(t)
 	cfg := filepath.Join(dir, "enneo-edge.toml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`[server]
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[server]
 listen = %q
 [storage]
 path = %q

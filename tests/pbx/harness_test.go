@@ -167,13 +167,7 @@ func freeUDPPort(t *testing.T) int {
 // an edge whose process is down.
 func closedTCPURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://" + edgetest.FreeAddr(t)
 }
 
 // silentListener accepts connections and never answers: an edge that is
