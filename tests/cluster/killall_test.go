@@ -1,9 +1,7 @@
 package cluster
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,39 +15,14 @@ import (
 func TestKillAllThreeAtOnce(t *testing.T) {
 	c := newCluster(t, options{})
 	ack := newAcked()
-	var (
-		sent sync.Map // channelId -> body
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	for w := range 8 {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 3 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ch := fmt.Sprintf("all-%d-%d", w, i)
-				body := fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930%07d"}`, ch, i)
-				sent.Store(ch, body)
-				n := c.nodes[(w+i)%len(c.nodes)]
-				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.Code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
-				}
-			}
-		})
-	}
+	load := startProbeLoad(t, ack, 8, "all", func(w, i int) *node { return c.nodes[(w+i)%len(c.nodes)] })
 	time.Sleep(time.Duration(500+rand.IntN(700)) * time.Millisecond)
 	var kill sync.WaitGroup
 	for _, n := range c.nodes {
 		kill.Go(func() { n.kill(t) })
 	}
 	kill.Wait()
-	close(stop)
-	wg.Wait()
+	load.halt()
 	ack.mu.Lock()
 	acked := len(ack.tickets)
 	ack.mu.Unlock()
@@ -66,7 +39,7 @@ func TestKillAllThreeAtOnce(t *testing.T) {
 	c.presentEverywhere(ack) // everything acknowledged survived, on every member
 	var rr atomic.Int64
 	p := c.pbx(t, &rr)
-	sent.Range(func(k, v any) bool {
+	load.sent.Range(func(k, v any) bool {
 		ch := k.(string)
 		ack.mu.Lock()
 		_, ok := ack.tickets[ch]

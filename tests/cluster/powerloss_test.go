@@ -68,32 +68,8 @@ func TestPowerLossOnOneNode(t *testing.T) {
 	t.Logf("%s killed; %s (%s, on the fault file system) and %s carry the load", first.name, cut.name, s.Role, other.name)
 
 	// Calls on the two running nodes until the power cut.
-	var (
-		sent    sync.Map // channelId -> body of every call sent
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-		running = []*node{cut, other}
-	)
-	for w := range 6 {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 3 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ch := fmt.Sprintf("pl-%d-%d", w, i)
-				body := fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930%07d"}`, ch, i)
-				sent.Store(ch, body)
-				n := running[rand.IntN(len(running))]
-				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.Code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
-				}
-			}
-		})
-	}
+	running := []*node{cut, other}
+	load := startProbeLoad(t, ack, 6, "pl", func(int, int) *node { return running[rand.IntN(len(running))] })
 	time.Sleep(time.Duration(500+rand.IntN(700)) * time.Millisecond)
 	// Cut first: from here nothing of cut's reaches its disk, so an
 	// answer that needed its write was given on what it had synced.
@@ -103,8 +79,7 @@ func TestPowerLossOnOneNode(t *testing.T) {
 	_ = cut.proc.Cmd.Process.Signal(syscall.SIGKILL) // it may have stopped on its first EIO
 	<-cut.proc.Done
 	other.kill(t)
-	close(stop)
-	wg.Wait()
+	load.halt()
 	if err := fsys.Unmount(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +114,7 @@ func TestPowerLossOnOneNode(t *testing.T) {
 
 	// The PBX retries what got no answer; the third node rejoins.
 	p := c.pbxOn(t, &rr, cut, first)
-	sent.Range(func(k, v any) bool {
+	load.sent.Range(func(k, v any) bool {
 		ch, body := k.(string), v.(string)
 		ack.mu.Lock()
 		_, ok := ack.tickets[ch]
@@ -184,31 +159,7 @@ func TestSitePowerLoss(t *testing.T) {
 	mounts := mountAll()
 	c := newCluster(t, options{dataDir: func(i int) string { return mnts[i] }})
 	ack := newAcked()
-	var (
-		sent sync.Map
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	for w := range 6 {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 3 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ch := fmt.Sprintf("site-%d-%d", w, i)
-				body := fmt.Sprintf(`{"routing":"none","channelId":%q,"phone":"+4930%07d"}`, ch, i)
-				sent.Store(ch, body)
-				n := c.nodes[(w+i)%len(c.nodes)]
-				a, err := do(client, n.base, http.MethodPost, "/api/mind/telephony/callReceived", body)
-				if err == nil && a.Code == http.StatusOK {
-					ack.add(t, ch, kindProbe, num(a.Body["ticketId"]))
-				}
-			}
-		})
-	}
+	load := startProbeLoad(t, ack, 6, "site", func(w, i int) *node { return c.nodes[(w+i)%len(c.nodes)] })
 	time.Sleep(time.Duration(500+rand.IntN(700)) * time.Millisecond)
 	// A torn cut: each unsynced page and size independently made it to
 	// the disk or not, as the page cache writes back on its own.
@@ -226,8 +177,7 @@ func TestSitePowerLoss(t *testing.T) {
 		_ = n.proc.Cmd.Process.Signal(syscall.SIGKILL)
 		<-n.proc.Done
 	}
-	close(stop)
-	wg.Wait()
+	load.halt()
 	for i, m := range mounts {
 		if err := m.Unmount(); err != nil {
 			t.Fatal(err)
@@ -254,7 +204,7 @@ func TestSitePowerLoss(t *testing.T) {
 	}
 	var rr atomic.Int64
 	p := c.pbx(t, &rr)
-	sent.Range(func(k, v any) bool {
+	load.sent.Range(func(k, v any) bool {
 		ch := k.(string)
 		ack.mu.Lock()
 		_, ok := ack.tickets[ch]
